@@ -1,0 +1,1 @@
+//! Download engine: candidates → media source → MP4 / HLS download → file in the library.

@@ -1,0 +1,23 @@
+//! Aniworld Server core: everything that is not HTTP serving, scripting or native plugin loading.
+//!
+//! The rest of the workspace reaches providers and hosters only through [`registry::Registry`],
+//! and observes work only through [`events`].
+
+pub mod config;
+pub mod download;
+pub mod error;
+pub mod events;
+pub mod hosters;
+pub mod http;
+pub mod metadata;
+pub mod model;
+pub mod providers;
+pub mod queue;
+pub mod registry;
+pub mod scanner;
+pub mod selection;
+pub mod storage;
+pub mod traits;
+
+pub use error::{Error, Result};
+pub use model::{EpisodeRef, Language, SeriesKey};

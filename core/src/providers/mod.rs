@@ -1,0 +1,1 @@
+//! Built-in providers: aniworld.to and s.to.

@@ -1,0 +1,1 @@
+//! The persistent download queue.

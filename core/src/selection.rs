@@ -1,0 +1,1 @@
+//! Language and hoster choice: ranked (language, hoster, link) candidates for an episode.

@@ -1,0 +1,1 @@
+//! Builds the whole application (database, registry, queue, services, routes) from a config.

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's test command (README): builds everything, makes sure the local services the
+# tests use are up, then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL and Redis: start them if they are down (never skip silently).
+if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+fi
+if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+fi
+
+# Black-box tests run the real `aniworld` binary and the example plugin library: build them first.
+cargo build --workspace --locked
+cargo test --workspace --locked

@@ -1,0 +1,1 @@
+//! The fixture catalogue: series, seasons, episodes, languages and hoster entries both sites serve.

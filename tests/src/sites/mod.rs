@@ -1,0 +1,3 @@
+//! aniworld.to and s.to markup.
+pub mod aniworld;
+pub mod sto;
