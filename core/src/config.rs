@@ -701,11 +701,8 @@ fn backup_current(data_dir: &Path, current: &Path) -> Result<String> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     for n in 0..1000u32 {
-        let name = if n == 0 {
-            format!("config-{stamp}.json")
-        } else {
-            format!("config-{stamp}-{n:03}.json")
-        };
+        // The counter keeps names unique and sortable within one millisecond.
+        let name = format!("config-{stamp}-{n:03}.json");
         let target = dir.join(&name);
         if target.exists() {
             continue;
@@ -1024,7 +1021,8 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_key() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             (
                 "download.max_parallel",
                 Box::new(|c| c.download.max_parallel = 0),
@@ -1154,7 +1152,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            Config::restore_backup(dir.path(), "config-20200101T000000.000Z.json"),
+            Config::restore_backup(dir.path(), "config-20200101T000000.000Z-000.json"),
             Err(Error::NotFound(_))
         ));
     }
