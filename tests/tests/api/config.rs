@@ -190,3 +190,44 @@ async fn validate_accepts_a_good_document_without_applying_it() {
     let now: Value = app.get("/api/config", &token).await.json().await.unwrap();
     assert_ne!(now["download"]["max_parallel"], 7);
 }
+
+#[tokio::test]
+async fn invalid_value_is_unprocessable_naming_the_key() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let before = std::fs::read_to_string(app.data_dir().join("config.json")).unwrap();
+    let r = app
+        .put(
+            "/api/config",
+            &token,
+            json!({ "download": { "max_parallel": 0 } }),
+        )
+        .await;
+    let body = assert_error(r, 422).await;
+    assert_eq!(body["details"]["field"], "download.max_parallel", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("download.max_parallel")
+    );
+    let after = std::fs::read_to_string(app.data_dir().join("config.json")).unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn validate_reports_the_bad_key_without_applying() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let r = app
+        .post(
+            "/api/config/validate",
+            &token,
+            json!({ "download": { "max_parallel": 0 } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["valid"], false);
+    assert_eq!(body["field"], "download.max_parallel");
+}
