@@ -48,14 +48,16 @@ pub struct FolderState {
 /// [`FolderState`] as stored: short field names and paths relative to the series folder, which
 /// keeps the state of a 300,000-episode library small to write and quick to read back.
 #[derive(Serialize, Deserialize)]
-struct StoredFolder {
+struct StoredFolder<'a> {
     k: Option<SeriesKey>,
     s: Option<String>,
     n: String,
     y: Option<i32>,
     g: Option<SeriesKey>,
-    /// (season, episode, path below the series folder)
-    e: Vec<(u32, u32, String)>,
+    /// (season, episode, path below the series folder); borrowed when read back, which saves an
+    /// allocation per episode on every rescan.
+    #[serde(borrow)]
+    e: Vec<(u32, u32, std::borrow::Cow<'a, str>)>,
     u: Vec<String>,
     w: Vec<ScanWarning>,
     d: Vec<String>,
@@ -66,6 +68,7 @@ impl FolderState {
     pub fn to_stored_json(&self) -> serde_json::Result<String> {
         let prefix_len = self.series.folder.len() + 1;
         let below = |p: &str| p.get(prefix_len..).unwrap_or(p).to_owned();
+        let below_cow = |p: &str| std::borrow::Cow::Owned(below(p));
         let s = &self.series;
         serde_json::to_string(&StoredFolder {
             k: s.key.clone(),
@@ -75,7 +78,7 @@ impl FolderState {
             g: s.suggested_key.clone(),
             e: s.episodes
                 .iter()
-                .map(|e| (e.season, e.episode, below(&e.path)))
+                .map(|e| (e.season, e.episode, below_cow(&e.path)))
                 .collect(),
             u: s.unparsed.iter().map(|p| below(p)).collect(),
             w: self.warnings.clone(),
@@ -85,7 +88,7 @@ impl FolderState {
 
     /// Reads [`FolderState::to_stored_json`] output back for series folder `folder`.
     pub fn from_stored_json(folder: &str, json: &str) -> serde_json::Result<Self> {
-        let stored: StoredFolder = serde_json::from_str(json)?;
+        let stored: StoredFolder<'_> = serde_json::from_str(json)?;
         let full = |p: &str| {
             let mut path = String::with_capacity(folder.len() + 1 + p.len());
             path.push_str(folder);
