@@ -68,7 +68,7 @@ impl FolderState {
     pub fn to_stored_json(&self) -> serde_json::Result<String> {
         let prefix_len = self.series.folder.len() + 1;
         let below = |p: &str| p.get(prefix_len..).unwrap_or(p).to_owned();
-        let below_cow = |p: &str| std::borrow::Cow::Owned(below(p));
+
         let s = &self.series;
         serde_json::to_string(&StoredFolder {
             k: s.key.clone(),
@@ -78,7 +78,14 @@ impl FolderState {
             g: s.suggested_key.clone(),
             e: s.episodes
                 .iter()
-                .map(|e| (e.season, e.episode, below_cow(&e.path)))
+                // Borrowed: writing the state of 300,000 episodes copies no path.
+                .map(|e| {
+                    (
+                        e.season,
+                        e.episode,
+                        strip_prefix_len(&e.path, prefix_len).into(),
+                    )
+                })
                 .collect(),
             u: s.unparsed.iter().map(|p| below(p)).collect(),
             w: self.warnings.clone(),
@@ -119,6 +126,11 @@ impl FolderState {
             subdirs: stored.d,
         })
     }
+}
+
+/// `path` without its first `n` bytes (the series folder and its `/`), or all of it if shorter.
+fn strip_prefix_len(path: &str, n: usize) -> &str {
+    path.get(n..).unwrap_or(path)
 }
 
 /// A folder whose remembered state must be written after this scan.
@@ -647,13 +659,22 @@ impl SeriesWalk<'_> {
         let rel = format!("{dir_rel}/{name}");
         match parse_episode(name, season) {
             Some(parsed) => {
-                for episode in parsed.episodes {
+                let (last, others) = parsed
+                    .episodes
+                    .split_last()
+                    .expect("a parsed name has an episode");
+                for episode in others {
                     self.episodes.push(LocalEpisode {
                         season: parsed.season,
-                        episode,
+                        episode: *episode,
                         path: rel.clone(),
                     });
                 }
+                self.episodes.push(LocalEpisode {
+                    season: parsed.season,
+                    episode: *last,
+                    path: rel,
+                });
             }
             None => self.unparsed.push(rel),
         }
