@@ -129,7 +129,10 @@ mod extraction {
             .strip_prefix(&prefix)
             .unwrap_or_else(|| panic!("{} does not start with {prefix}", source.url));
         let (random, query) = rest.split_at(10);
-        assert!(random.chars().all(|c| c.is_ascii_alphanumeric()), "{random}");
+        assert!(
+            random.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{random}"
+        );
         let expiry: i64 = query
             .strip_prefix("?token=")
             .and_then(|q| q.split_once("&expiry="))
@@ -138,7 +141,10 @@ mod extraction {
                 expiry.parse().expect("numeric expiry")
             })
             .unwrap_or_else(|| panic!("bad query {query}"));
-        assert!(expiry >= before, "expiry {expiry} is a current unix time in ms");
+        assert!(
+            expiry >= before,
+            "expiry {expiry} is a current unix time in ms"
+        );
         assert_eq!(source.kind, MediaKind::Mp4);
         assert_hoster_headers(&source, &site, "doodstream");
     }
@@ -253,7 +259,8 @@ mod extraction {
             .find(|r| r.method == "POST")
             .expect("getVideo POST");
         assert!(
-            post.uri.starts_with("/player/index.php?data=7831&do=getVideo"),
+            post.uri
+                .starts_with("/player/index.php?data=7831&do=getVideo"),
             "{}",
             post.uri
         );
@@ -272,7 +279,11 @@ mod extraction {
             .into_iter()
             .find(|r| r.uri.starts_with("/dl?"))
             .expect("dl request");
-        assert!(dl.uri.contains("op=embed&file_code=l1&embed=1"), "{}", dl.uri);
+        assert!(
+            dl.uri.contains("op=embed&file_code=l1&embed=1"),
+            "{}",
+            dl.uri
+        );
         assert!(dl.uri.ends_with("&adb=0"), "{}", dl.uri);
     }
 
@@ -313,7 +324,8 @@ mod failures {
         let site = FixtureSite::start().await;
         let mut out = Vec::new();
         for (hoster, server) in ALL {
-            site.state.set_knob(&format!("hoster.{server}.{knob}"), value);
+            site.state
+                .set_knob(&format!("hoster.{server}.{knob}"), value);
             match extract(hoster, &embed_url(&site.state, hoster, "gone")).await {
                 Ok(s) => panic!("{hoster} with {knob}={value} still resolved to {}", s.url),
                 Err(e) => out.push((hoster.to_owned(), e)),
@@ -480,7 +492,10 @@ mod parsers {
                 let site = FixtureSite::start().await;
                 let mut urls = Vec::new();
                 for (hoster, forms) in [
-                    ("VOE", &["json", "json-bare", "stub", "hls", "mp4", "blob"][..]),
+                    (
+                        "VOE",
+                        &["json", "json-bare", "stub", "hls", "mp4", "blob"][..],
+                    ),
                     ("Vidoza", &["sources", "old"][..]),
                     ("Doodstream", &["direct"][..]),
                     ("Streamtape", &["script"][..]),

@@ -114,7 +114,11 @@ static CHALLENGE_MARKERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 /// Whether a page is an anti-bot challenge (DDoS-Guard, Cloudflare, captcha) rather than content.
 pub fn is_challenge(body: &str) -> bool {
     // Challenge pages are small; scanning only the start keeps this cheap on big pages.
-    let head: String = body.chars().take(64 * 1024).collect::<String>().to_lowercase();
+    let head: String = body
+        .chars()
+        .take(64 * 1024)
+        .collect::<String>()
+        .to_lowercase();
     CHALLENGE_MARKERS.iter().any(|m| head.contains(m))
 }
 
@@ -212,9 +216,7 @@ pub async fn send(
 
 /// The first capture group of the first match, if any.
 pub fn capture<'a>(re: &Regex, text: &'a str) -> Option<&'a str> {
-    re.captures(text)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str())
+    re.captures(text).and_then(|c| c.get(1)).map(|m| m.as_str())
 }
 
 /// Lenient base64: standard or URL-safe alphabet, padding optional, whitespace ignored.

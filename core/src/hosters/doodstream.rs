@@ -77,8 +77,8 @@ impl Hoster for Doodstream {
 pub fn parse_page(body: &str) -> Result<DoodPlayer> {
     let pass_md5_path = capture(&PASS_MD5, body)
         .ok_or_else(|| common::missing(NAME, "pass_md5 request ($.get('/pass_md5/...'))", body))?;
-    let token = capture(&TOKEN, body)
-        .ok_or_else(|| common::missing(NAME, "token (token=...)", body))?;
+    let token =
+        capture(&TOKEN, body).ok_or_else(|| common::missing(NAME, "token (token=...)", body))?;
     Ok(DoodPlayer {
         pass_md5_path: pass_md5_path.to_owned(),
         token: token.to_owned(),

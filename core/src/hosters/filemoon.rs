@@ -42,7 +42,7 @@ impl Filemoon {
         Filemoon { client }
     }
 
-    async fn from_api(&self, embed: &Url) -> Result<String> {
+    async fn via_api(&self, embed: &Url) -> Result<String> {
         let code = video_code(embed)?;
         let api = embed
             .join(&format!("/api/videos/{code}"))
@@ -56,7 +56,7 @@ impl Filemoon {
         parse_api(&answer.body)
     }
 
-    async fn from_page(&self, embed: &Url) -> Result<(String, Url)> {
+    async fn via_page(&self, embed: &Url) -> Result<(String, Url)> {
         let mut url = embed.clone();
         let mut referer: Option<String> = None;
         // The legacy page may wrap the player in one iframe.
@@ -101,7 +101,7 @@ impl Hoster for Filemoon {
 
     async fn extract(&self, embed_url: &str) -> Result<MediaSource> {
         let embed = common::parse_url(embed_url)?;
-        let api_error = match self.from_api(&embed).await {
+        let api_error = match self.via_api(&embed).await {
             Ok(url) => {
                 return Ok(MediaSource {
                     url,
@@ -112,7 +112,7 @@ impl Hoster for Filemoon {
             Err(e) => e,
         };
         tracing::debug!(error = %api_error, "Filemoon API failed, trying the player page");
-        match self.from_page(&embed).await {
+        match self.via_page(&embed).await {
             Ok((url, page)) => Ok(MediaSource {
                 kind: common::kind_of(&url),
                 url,
@@ -162,8 +162,8 @@ pub fn video_code(embed: &Url) -> Result<String> {
 
 /// Decrypts the API answer's `playback` and picks the highest source.
 pub fn parse_api(body: &str) -> Result<String> {
-    let json: Value =
-        serde_json::from_str(body).map_err(|_| common::missing(NAME, "API answer (not JSON)", body))?;
+    let json: Value = serde_json::from_str(body)
+        .map_err(|_| common::missing(NAME, "API answer (not JSON)", body))?;
     let playback = json
         .get("playback")
         .ok_or_else(|| Error::parse("Filemoon API field `playback`"))?;
@@ -208,8 +208,7 @@ pub fn decrypt(key: &[u8], iv: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
             iv.len()
         )));
     }
-    let cipher =
-        Aes256Gcm::new_from_slice(key).map_err(|_| Error::parse("Filemoon key"))?;
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| Error::parse("Filemoon key"))?;
     cipher
         .decrypt(Nonce::from_slice(iv), payload)
         .map_err(|_| Error::parse("Filemoon payload (authentication failed)"))

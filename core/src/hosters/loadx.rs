@@ -35,8 +35,13 @@ impl Hoster for LoadX {
     async fn extract(&self, embed_url: &str) -> Result<MediaSource> {
         let url = common::parse_url(embed_url)?;
         let page = common::get_page(&self.client, NAME, &url, None).await?;
-        let hash = video_hash(&page.url)
-            .ok_or_else(|| common::missing(NAME, "video hash in the player URL (/video/{hash}/...)", &page.body))?;
+        let hash = video_hash(&page.url).ok_or_else(|| {
+            common::missing(
+                NAME,
+                "video hash in the player URL (/video/{hash}/...)",
+                &page.body,
+            )
+        })?;
         let mut api = page
             .url
             .join("/player/index.php")
@@ -62,7 +67,11 @@ pub fn video_hash(player: &Url) -> Option<String> {
     segments.next()?;
     segments
         .next()
-        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
         .map(str::to_owned)
 }
 

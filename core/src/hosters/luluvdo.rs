@@ -34,9 +34,15 @@ impl Hoster for Luluvdo {
     }
 
     fn domains(&self) -> Vec<String> {
-        ["luluvdo.com", "luluvid.com", "lulustream.com", "lulu.st", "luluvdoo.com"]
-            .map(String::from)
-            .to_vec()
+        [
+            "luluvdo.com",
+            "luluvid.com",
+            "lulustream.com",
+            "lulu.st",
+            "luluvdoo.com",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     async fn extract(&self, embed_url: &str) -> Result<MediaSource> {
@@ -68,8 +74,12 @@ impl Hoster for Luluvdo {
 pub fn file_code(embed: &Url) -> Result<String> {
     embed
         .path_segments()
-        .and_then(|s| s.filter(|p| !p.is_empty()).last())
-        .filter(|c| c.len() <= 64 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '~'))
+        .and_then(|mut s| s.rfind(|p| !p.is_empty()))
+        .filter(|c| {
+            c.len() <= 64
+                && c.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '~')
+        })
         .map(str::to_owned)
         .ok_or_else(|| Error::invalid("embed url", format!("no Luluvdo file code in {embed}")))
 }

@@ -62,7 +62,9 @@ pub fn parse_page(body: &str, page: &Url) -> Result<String> {
         }
     }
     if saw_candidate {
-        Err(Error::parse("SpeedFiles encoded source (does not decode to a URL)"))
+        Err(Error::parse(
+            "SpeedFiles encoded source (does not decode to a URL)",
+        ))
     } else {
         Err(common::missing(NAME, "encoded source variable", body))
     }
@@ -73,7 +75,7 @@ pub fn decode(encoded: &str) -> Option<String> {
     let step = b64_decode_str(encoded)?;
     let step: String = swap_case(&step).chars().rev().collect();
     let step: String = b64_decode_str(&step)?.chars().rev().collect();
-    if step.len() % 2 != 0 || !step.is_ascii() {
+    if step.len() & 1 != 0 || !step.is_ascii() {
         return None;
     }
     let mut shifted = String::with_capacity(step.len() / 2);

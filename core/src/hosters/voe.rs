@@ -22,12 +22,10 @@ static JSON_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?is)<script[^>]*type\s*=\s*["']application/json["'][^>]*>(.*?)</script>"#)
         .expect("static regex")
 });
-static OLD_HLS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"['"]hls['"]\s*:\s*['"]([^'"]+)['"]"#).expect("static regex")
-});
-static OLD_MP4: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"['"]mp4['"]\s*:\s*['"]([^'"]+)['"]"#).expect("static regex")
-});
+static OLD_HLS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"['"]hls['"]\s*:\s*['"]([^'"]+)['"]"#).expect("static regex"));
+static OLD_MP4: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"['"]mp4['"]\s*:\s*['"]([^'"]+)['"]"#).expect("static regex"));
 static BLOB: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"['"]([A-Za-z0-9+/]{40,}={0,2})['"]"#).expect("static regex"));
 static STUB_REDIRECT: LazyLock<Regex> = LazyLock::new(|| {
@@ -37,7 +35,10 @@ static STUB_REDIRECT: LazyLock<Regex> = LazyLock::new(|| {
 /// What one VOE page yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VoePage {
-    Media { url: String, kind: MediaKind },
+    Media {
+        url: String,
+        kind: MediaKind,
+    },
     /// A stub that sends the browser to a mirror's player page.
     Redirect(String),
 }

@@ -57,9 +57,9 @@ fn choose_hoster(
         names.join(", ")
     };
     match name {
-        Some(name) => registry.hoster(name).map_err(|_| {
-            CliError::usage(format!("unknown hoster {name:?} (known: {})", known()))
-        }),
+        Some(name) => registry
+            .hoster(name)
+            .map_err(|_| CliError::usage(format!("unknown hoster {name:?} (known: {})", known()))),
         None => registry.hoster_for_url(embed_url).ok_or_else(|| {
             CliError::usage(format!(
                 "cannot tell which hoster serves {embed_url:?}: pass --hoster NAME (known: {})",
@@ -124,7 +124,8 @@ mod tests {
 
     #[test]
     fn explicit_hoster_name_wins_over_the_domain_and_ignores_case() {
-        let hoster = choose_hoster(&registry(), "https://voe.sx/e/abc", Some("streamtape")).unwrap();
+        let hoster =
+            choose_hoster(&registry(), "https://voe.sx/e/abc", Some("streamtape")).unwrap();
         assert_eq!(hoster.name(), "Streamtape");
         assert!(choose_hoster(&registry(), "https://voe.sx/e/abc", Some("nope")).is_err());
     }

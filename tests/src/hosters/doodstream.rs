@@ -19,7 +19,10 @@ pub(crate) fn respond(ctx: &Ctx<'_>, path: &str) -> Response {
             return redirect(&format!("{}/e/{base}", ctx.state.url("doodstream-mirror")));
         }
         if ctx.broken {
-            return ok_html(player_page("Doodstream", "function makePlay(){ return ''; }"));
+            return ok_html(player_page(
+                "Doodstream",
+                "function makePlay(){ return ''; }",
+            ));
         }
         let token = token_for(base);
         return ok_html(player_page(
@@ -38,10 +41,7 @@ pub(crate) fn respond(ctx: &Ctx<'_>, path: &str) -> Response {
         if base.is_empty() || token != token_for(base) {
             return not_found();
         }
-        let referer_ok = ctx
-            .req
-            .header("Referer")
-            .is_some_and(|r| r.contains("/e/"));
+        let referer_ok = ctx.req.header("Referer").is_some_and(|r| r.contains("/e/"));
         if !referer_ok {
             return status(StatusCode::FORBIDDEN, "Forbidden: no referer");
         }

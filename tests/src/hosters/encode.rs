@@ -42,7 +42,10 @@ fn rot13(s: &str) -> String {
 /// sprinkled in → ROT13.
 pub fn voe_payload(json: &str) -> String {
     let step = b64(json);
-    let step: String = reverse(&step).chars().map(|c| (c as u8 + 3) as char).collect();
+    let step: String = reverse(&step)
+        .chars()
+        .map(|c| (c as u8 + 3) as char)
+        .collect();
     let step = b64(step);
     let mut with_junk = String::with_capacity(step.len() * 2);
     for (i, c) in step.chars().enumerate() {
@@ -69,7 +72,10 @@ pub fn base64(text: &str) -> String {
 pub fn speedfiles(url: &str) -> String {
     let a = b64(url);
     let b = swap_case(&reverse(&a));
-    let c: String = b.chars().map(|ch| format!("{:02x}", ch as u32 + 3)).collect();
+    let c: String = b
+        .chars()
+        .map(|ch| format!("{:02x}", ch as u32 + 3))
+        .collect();
     let d = reverse(&c);
     let e = b64(d);
     let f = swap_case(&reverse(&e));

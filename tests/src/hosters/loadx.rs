@@ -11,7 +11,7 @@ fn hash_of(video: &str) -> String {
 }
 
 fn video_of(hash: &str) -> Option<String> {
-    if hash.len() % 2 != 0 {
+    if hash.len() & 1 != 0 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..hash.len())

@@ -154,7 +154,8 @@ fn respond(server: &str, state: &FixtureState, req: &Request) -> Response {
 
 /// The video id of `/e/{id}`.
 pub(crate) fn embed_id(path: &str) -> Option<&str> {
-    path.strip_prefix("/e/").filter(|id| !id.is_empty() && !id.contains('/'))
+    path.strip_prefix("/e/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
 pub(crate) fn html(status: StatusCode, body: String) -> Response {

@@ -18,7 +18,10 @@ pub(crate) fn respond(ctx: &Ctx<'_>, path: &str) -> Response {
     if let Some(video) = embed_id(path) {
         let (base, _form) = ctx.form(video);
         if ctx.broken {
-            return ok_html(player_page("Streamtape", "var player = new Plyr('#mainvideo');"));
+            return ok_html(player_page(
+                "Streamtape",
+                "var player = new Plyr('#mainvideo');",
+            ));
         }
         let host = ctx
             .state
