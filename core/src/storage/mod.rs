@@ -12,6 +12,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::Result;
 
+pub mod sessions;
+pub mod settings;
+
 /// The database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
