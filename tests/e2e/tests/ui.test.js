@@ -116,8 +116,9 @@ describe('web UI', () => {
   });
 
   test('saving valid settings makes a backup that restores the previous value', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    const previous = String((await apiCall(server, 'GET', '/config', { token })).data.download.max_parallel);
     const field = page.locator('#cfg-download-max_parallel');
-    const previous = await field.inputValue();
     await field.fill(previous === '3' ? '4' : '3');
     const saved = nextResponse('PUT', '/config');
     await page.click('#settings-save');
