@@ -1175,3 +1175,45 @@ mod tests {
         assert!(err.to_string().contains("not valid JSON"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    fn leaf_keys(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if map_child_template(path).is_none() => {
+                for (k, v) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    leaf_keys(v, &p, out);
+                }
+            }
+            _ => out.push(path.to_owned()),
+        }
+    }
+
+    #[test]
+    fn readme_config_table_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let mut keys = Vec::new();
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        leaf_keys(&defaults, "", &mut keys);
+        let provider = serde_json::to_value(ProviderConfig::default()).unwrap();
+        for k in provider.as_object().unwrap().keys() {
+            keys.push(format!("providers.<id>.{k}"));
+        }
+        keys.retain(|k| k != "providers");
+        keys.push("scripts.settings.<name>".into());
+        keys.retain(|k| k != "scripts.settings");
+        for key in keys {
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README.md config table lacks `{key}`"
+            );
+        }
+    }
+}

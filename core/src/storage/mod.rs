@@ -3,6 +3,9 @@
 //!
 //! Queries are runtime-checked (`sqlx::query_as` + `FromRow`), so building needs no live database.
 
+pub mod scan_state;
+pub mod series;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
