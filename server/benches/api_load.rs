@@ -127,7 +127,12 @@ async fn max_throughput(client: &reqwest::Client, url: &str, token: &str) -> Thr
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let r = client.get(&url).bearer_auth(&token).send().await.expect("request");
+                let r = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("request");
                 assert!(r.status().is_success(), "{url}: {}", r.status());
                 r.bytes().await.expect("body");
                 latencies.push(t.elapsed());
@@ -162,7 +167,12 @@ async fn fixed_rate(client: &reqwest::Client, url: &str, token: &str) -> (f64, f
         tokio::time::sleep_until(scheduled.into()).await;
         let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
         tasks.push(tokio::spawn(async move {
-            let r = client.get(&url).bearer_auth(&token).send().await.expect("request");
+            let r = client
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("request");
             assert!(r.status().is_success());
             r.bytes().await.expect("body");
             scheduled.elapsed()

@@ -467,7 +467,10 @@ mod tests {
     #[test]
     fn folder_names_are_safe() {
         let key = SeriesKey::parse("k").unwrap();
-        assert_eq!(folder_name("Attack on Titan", Some(2013), &key), "Attack on Titan (2013)");
+        assert_eq!(
+            folder_name("Attack on Titan", Some(2013), &key),
+            "Attack on Titan (2013)"
+        );
         assert_eq!(folder_name("../../etc/passwd", None, &key), "etc passwd");
         assert_eq!(folder_name("...", None, &key), "k");
         assert_eq!(folder_name("a\u{0}b:c", None, &key), "a b c");

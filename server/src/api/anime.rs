@@ -260,16 +260,24 @@ impl AnimeApi {
         id: Path<String>,
     ) -> ApiResult<Json<AnimeDetail>> {
         let library = state.library();
-        let record = library
-            .find(&id.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no series with key or folder {:?}", truncate(&id.0))))?;
+        let record = library.find(&id.0).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no series with key or folder {:?}",
+                truncate(&id.0)
+            ))
+        })?;
         let files = state.store().series().episodes(record.id).await?;
         let on_disk: std::collections::BTreeSet<(u32, u32)> = files
             .iter()
-            .filter_map(|f| Some((u32::try_from(f.season).ok()?, u32::try_from(f.episode).ok()?)))
+            .filter_map(|f| {
+                Some((
+                    u32::try_from(f.season).ok()?,
+                    u32::try_from(f.episode).ok()?,
+                ))
+            })
             .collect();
-        let (info, provider_error) = match library.refresh_missing(&record.key, &record.site).await {
+        let (info, provider_error) = match library.refresh_missing(&record.key, &record.site).await
+        {
             Ok(info) => (Some(info), None),
             Err(e) => {
                 tracing::info!(key = %record.key, error = %e, "provider info unavailable for detail");
@@ -306,7 +314,10 @@ impl AnimeApi {
             })
             .unwrap_or_default();
         let config = state.config();
-        let base = config.providers.get(&record.site).map(|p| p.base_url.as_str());
+        let base = config
+            .providers
+            .get(&record.site)
+            .map(|p| p.base_url.as_str());
         Ok(Json(AnimeDetail {
             link: series_link(base, &record.site, &record.key),
             key: record.key.to_string(),
@@ -318,7 +329,10 @@ impl AnimeApi {
                 .as_ref()
                 .and_then(|i| i.description.clone())
                 .or(record.description.clone()),
-            cover: info.as_ref().and_then(|i| i.cover.clone()).or(record.cover.clone()),
+            cover: info
+                .as_ref()
+                .and_then(|i| i.cover.clone())
+                .or(record.cover.clone()),
             episodes: files
                 .iter()
                 .filter_map(|f| {
@@ -411,7 +425,11 @@ impl AnimeApi {
             .cloned()
             .ok_or_else(|| ApiError::internal("added series missing from the index"))?;
         let missing = state.library().missing_of(&key);
-        Ok(AddResponse::Created(Json(summary(&state, &entry, missing.as_ref()))))
+        Ok(AddResponse::Created(Json(summary(
+            &state,
+            &entry,
+            missing.as_ref(),
+        ))))
     }
 
     /// Rescans the library folder in the background. Progress arrives on the WebSocket room
@@ -420,7 +438,10 @@ impl AnimeApi {
     async fn rescan(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<RescanResponse> {
         let root = state.config().library.path.clone();
         let (scan_id, started) = state.library().start_scan(root)?;
-        Ok(RescanResponse::Accepted(Json(ScanAccepted { scan_id, started })))
+        Ok(RescanResponse::Accepted(Json(ScanAccepted {
+            scan_id,
+            started,
+        })))
     }
 }
 
