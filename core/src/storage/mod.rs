@@ -12,6 +12,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::Result;
 
+pub mod queue;
+
 /// The database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
