@@ -247,6 +247,17 @@ impl DownloadQueue {
     /// they go back to pending), nothing new starts until [`start`](Self::start).
     pub async fn stop(&self) -> Result<()> {
         self.repo().set_flag(FLAG_RUNNING, false).await?;
+        self.interrupt_all().await
+    }
+
+    /// For process shutdown: interrupts running downloads like [`stop`](Self::stop) (partial
+    /// files stay, items back to pending) but remembers that the queue was running, so the next
+    /// start of the process carries on.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.interrupt_all().await
+    }
+
+    async fn interrupt_all(&self) -> Result<()> {
         let active: Vec<(i64, Arc<ActiveDownload>)> = {
             let mut s = self.inner.lock();
             s.running = false;

@@ -3,6 +3,9 @@
 //!
 //! Queries are runtime-checked (`sqlx::query_as` + `FromRow`), so building needs no live database.
 
+pub mod scan_state;
+pub mod series;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,6 +16,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::error::Result;
 
 pub mod queue;
+pub mod sessions;
+pub mod settings;
 
 /// The database. Cheap to clone.
 #[derive(Clone, Debug)]

@@ -403,24 +403,13 @@ impl QueueRepo {
 
     /// A small persisted flag (`queue.running`), kept in `settings`.
     pub async fn set_flag(&self, name: &str, value: bool) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO settings (name, value, created_at, updated_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(name)
-        .bind(if value { "true" } else { "false" })
-        .bind(now())
-        .bind(now())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        self.store
+            .settings()
+            .set(name, if value { "true" } else { "false" })
+            .await
     }
 
     pub async fn flag(&self, name: &str) -> Result<Option<bool>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|(v,)| v == "true"))
+        Ok(self.store.settings().get(name).await?.map(|v| v == "true"))
     }
 }
