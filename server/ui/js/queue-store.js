@@ -148,6 +148,15 @@ class QueueStore {
     this.emit(item);
   }
 
+  /** Forgets everything (after logout). */
+  reset() {
+    this.items = new Map();
+    this.loaded = false;
+    this.running = false;
+    this.paused = false;
+    this.emit();
+  }
+
   list() {
     return [...this.items.values()];
   }

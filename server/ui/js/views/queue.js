@@ -11,6 +11,7 @@ const GROUPS = [
   ['paused', 'Paused'],
   ['failed', 'Failed'],
   ['completed', 'Completed'],
+  ['cancelled', 'Cancelled'],
 ];
 
 export async function queueView(root) {

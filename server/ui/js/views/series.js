@@ -108,6 +108,7 @@ export async function seriesView(root, id) {
         detail.description ? h('p', { class: 'description' }, detail.description) : null,
         detail.link || detail.url ? h('p', null, h('a', { href: detail.link || detail.url, rel: 'noreferrer noopener', target: '_blank' }, 'Open on the site')) : null,
         actions)),
+    detail.provider_error ? notice('error', h('strong', null, `Could not ask ${detail.site || 'the site'} which episodes exist. `), detail.provider_error) : null,
     message, body);
   draw();
   // Progress and state changes arrive through the queue store (WebSocket events).
