@@ -1,4 +1,4 @@
-// The web UI in headless Chromium against the real `aniworld serve` and the offline fixture site.
+// First run, sign-in and settings of the web UI in headless Chromium against the real `aniworld serve`.
 // The tests run in order and share one server: each step starts where the previous one left off.
 
 import { test, describe, before, after } from 'node:test';
@@ -7,7 +7,7 @@ import { startFixtureSite, startServer, startBrowser, screenshot, apiCall } from
 
 const PASSWORD = 'correct horse battery';
 
-describe('web UI', () => {
+describe('web UI: first run, sign-in, settings', () => {
   let fixture;
   let server;
   let browser;
@@ -15,7 +15,7 @@ describe('web UI', () => {
 
   before(async () => {
     fixture = await startFixtureSite();
-    server = await startServer(fixture, { name: 'ui' });
+    server = await startServer(fixture, { name: 'auth-settings' });
     browser = await startBrowser();
     page = await browser.newPage();
   });
