@@ -21,6 +21,7 @@ use crate::api::health::QueueHealth;
 use crate::auth::{AuthService, load_or_create_secret};
 use crate::config_file;
 use crate::error::{error_response, json_errors};
+use crate::library::Library;
 use crate::{ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
@@ -47,6 +48,7 @@ struct StateInner {
     registry: Registry,
     events: CallbackManager,
     auth: AuthService,
+    library: Arc<Library>,
     started: Instant,
 }
 
@@ -86,6 +88,10 @@ impl AppState {
 
     pub fn auth(&self) -> &AuthService {
         &self.inner.auth
+    }
+
+    pub fn library(&self) -> &Arc<Library> {
+        &self.inner.library
     }
 
     pub fn uptime(&self) -> Duration {
@@ -132,6 +138,8 @@ impl App {
         let auth = AuthService::new(store.clone(), &secret);
         let registry = Registry::new();
         let events = CallbackManager::new();
+        let library =
+            Arc::new(Library::open(store.clone(), registry.clone(), events.clone()).await?);
         let state = AppState {
             inner: Arc::new(StateInner {
                 options,
@@ -141,6 +149,7 @@ impl App {
                 registry,
                 events,
                 auth,
+                library,
                 started: Instant::now(),
             }),
         };

@@ -4,6 +4,8 @@
 #[path = "api/support.rs"]
 mod support;
 
+#[path = "api/anime.rs"]
+mod anime;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/config.rs"]

@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::auth::Claims;
 use crate::error::ApiError;
 
+pub mod anime;
 pub mod auth;
 pub mod config;
 mod config_types;
@@ -44,11 +45,21 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Claims> {
 }
 
 /// Every API area, in the order the document lists them.
-pub type Apis = (health::HealthApi, auth::AuthApi, config::ConfigApi);
+pub type Apis = (
+    health::HealthApi,
+    auth::AuthApi,
+    config::ConfigApi,
+    anime::AnimeApi,
+);
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (health::HealthApi, auth::AuthApi, config::ConfigApi),
+        (
+            health::HealthApi,
+            auth::AuthApi,
+            config::ConfigApi,
+            anime::AnimeApi,
+        ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),
     )
