@@ -135,4 +135,43 @@ describe('web UI: first run, sign-in, settings', () => {
     await page.locator('#settings-message .notice.ok').waitFor();
     await page.waitForFunction((v) => document.querySelector('#cfg-download-max_parallel')?.value === v, previous);
   });
+
+  test('the theme toggle switches to dark and the choice survives a reload', async () => {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${server.url}/#/library`);
+    await page.waitForSelector('h1:text-is("Library")');
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const light = await background();
+    // automatic → light → dark
+    await page.click('#theme-toggle');
+    await page.click('#theme-toggle');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.match(await page.getAttribute('#theme-toggle', 'aria-label'), /dark/);
+    const dark = await background();
+    assert.notEqual(dark, light);
+    await page.reload();
+    await page.waitForSelector('h1:text-is("Library")');
+    assert.equal(await background(), dark);
+    await screenshot(page, 'library-dark', { fullPage: false });
+    await page.click('#theme-toggle'); // back to automatic
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
+  });
+
+  test('live updates reconnect by themselves after the server restarts', async () => {
+    await page.locator('#live-state[data-state="open"]').waitFor();
+    await page.evaluate(() => {
+      window.__liveStates = [];
+      const el = document.getElementById('live-state');
+      new MutationObserver(() => window.__liveStates.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+    });
+    await server.restart({ pauseMs: 300 });
+    await page.waitForFunction(() => window.__liveStates.includes('closed') && window.__liveStates.at(-1) === 'open', null, { timeout: 30000 });
+    // Still signed in: the session survived the restart.
+    await page.click('#nav a[data-route=settings]');
+    await page.locator('#cfg-download-max_parallel').waitFor();
+  });
+
+  test('no page had a script error', () => {
+    assert.deepEqual(browser.errors, []);
+  });
 });
