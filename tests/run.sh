@@ -15,3 +15,10 @@ fi
 # Black-box tests run the real `aniworld` binary and the example plugin library: build them first.
 cargo build --workspace --locked
 cargo test --workspace --locked
+
+# Browser tests of the web UI (tests/e2e): Debian's Chromium driven by playwright-core against the
+# real `aniworld serve` and the fixture site (both built above). Screenshots: target/e2e-screenshots/.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+fi
+(cd tests/e2e && npm ci --no-audit --no-fund && npm test)

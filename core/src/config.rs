@@ -4,9 +4,11 @@
 //! the bad key, and atomic writes with backups live in this module too.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -259,6 +261,959 @@ impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             series_ttl: 6 * 3600,
+        }
+    }
+}
+
+/// File name of the config inside the data dir.
+pub const CONFIG_FILE: &str = "config.json";
+/// Folder inside the data dir that holds copies of earlier config files.
+pub const BACKUP_DIR: &str = "config_backups";
+/// Prefix of every environment override (`ANIWORLD_<SECTION>__<KEY>`).
+pub const ENV_PREFIX: &str = "ANIWORLD_";
+
+/// Object-valued keys whose children are free-form names (not struct fields), with the template
+/// every child is checked against (`None` = any string value).
+fn map_child_template(path: &str) -> Option<Option<serde_json::Value>> {
+    match path {
+        "providers" => Some(Some(
+            serde_json::to_value(ProviderConfig::default()).expect("provider config serialises"),
+        )),
+        "scripts.settings" => Some(None),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// `DATA_DIR/config.json`.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(CONFIG_FILE)
+    }
+
+    /// `DATA_DIR/config_backups`.
+    pub fn backup_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join(BACKUP_DIR)
+    }
+
+    /// Reads `DATA_DIR/config.json` (writing the defaults there first if it does not exist), applies
+    /// the `ANIWORLD_*` environment overrides and validates the result.
+    pub fn load_or_create(data_dir: &Path) -> Result<Config> {
+        Self::load_or_create_with_env(data_dir, std::env::vars())
+    }
+
+    /// [`Config::load_or_create`] with the environment given explicitly (tests, embedding).
+    pub fn load_or_create_with_env(
+        data_dir: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let path = Self::path(data_dir);
+        if !path.exists() {
+            write_atomically(&path, &Config::default().to_pretty_json())?;
+            tracing::info!(path = %path.display(), "created config with defaults");
+        }
+        let mut value = read_json_file(&path)?;
+        apply_env_overrides(&mut value, env)?;
+        Config::from_value(value)
+    }
+
+    /// Parses and validates a config document (a file's content or an API request body).
+    pub fn from_json_str(text: &str) -> Result<Config> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid("config", format!("not valid JSON: {e}")))?;
+        Config::from_value(value)
+    }
+
+    /// Checks every key against the known ones (errors name the key), converts and validates.
+    pub fn from_value(value: serde_json::Value) -> Result<Config> {
+        let template = serde_json::to_value(Config::default()).expect("config serialises");
+        check_shape(&value, &template, "")?;
+        let config: Config = match serde_json::from_value(value.clone()) {
+            Ok(c) => c,
+            Err(e) => return Err(locate_conversion_error(&value, &template, e)),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values the types alone do not; the error names the first bad key.
+    pub fn validate(&self) -> Result<()> {
+        let template = &self.library.naming_template;
+        if template.trim().is_empty() {
+            return Err(Error::invalid(
+                "library.naming_template",
+                "must not be empty",
+            ));
+        }
+        if !template.contains("{episode") {
+            return Err(Error::invalid(
+                "library.naming_template",
+                "must contain {episode} (or a padded form like {episode:03})",
+            ));
+        }
+        if template.starts_with('/')
+            || template.starts_with('\\')
+            || template.split(['/', '\\']).any(|part| part == "..")
+        {
+            return Err(Error::invalid(
+                "library.naming_template",
+                "must be a relative path without '..' parts",
+            ));
+        }
+        check_placeholders(template)?;
+
+        if self.providers.is_empty() {
+            return Err(Error::invalid(
+                "providers",
+                "at least one provider is needed",
+            ));
+        }
+        for (name, provider) in &self.providers {
+            let field = |key: &str| format!("providers.{name}.{key}");
+            if crate::model::SeriesKey::parse(name).is_err() {
+                return Err(Error::invalid(
+                    format!("providers.{name}"),
+                    "provider ids are letters, digits and '-'",
+                ));
+            }
+            match url::Url::parse(&provider.base_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err(Error::invalid(
+                        field("base_url"),
+                        format!("{:?} is not an http(s) URL", provider.base_url),
+                    ));
+                }
+            }
+            if !(provider.rate_limit.is_finite() && provider.rate_limit > 0.0) {
+                return Err(Error::invalid(
+                    field("rate_limit"),
+                    "must be a positive number of requests per second",
+                ));
+            }
+            if provider.timeout == 0 {
+                return Err(Error::invalid(
+                    field("timeout"),
+                    "must be at least 1 second",
+                ));
+            }
+            if provider.retries > 10 {
+                return Err(Error::invalid(field("retries"), "must be at most 10"));
+            }
+        }
+
+        let d = &self.download;
+        if d.languages.is_empty() {
+            return Err(Error::invalid(
+                "download.languages",
+                "list at least one language",
+            ));
+        }
+        let mut seen = Vec::new();
+        for lang in &d.languages {
+            let parsed: crate::model::Language = lang.parse().map_err(|_| {
+                Error::invalid(
+                    "download.languages",
+                    format!(
+                        "{lang:?} is not a language (German Dub, German Sub, English Sub, English Dub)"
+                    ),
+                )
+            })?;
+            if seen.contains(&parsed) {
+                return Err(Error::invalid(
+                    "download.languages",
+                    format!("{lang:?} is listed twice"),
+                ));
+            }
+            seen.push(parsed);
+        }
+        if d.hosters.iter().any(|h| h.trim().is_empty()) {
+            return Err(Error::invalid(
+                "download.hosters",
+                "hoster names must not be empty",
+            ));
+        }
+        check_range("download.max_parallel", d.max_parallel.into(), 1, 32)?;
+        check_range(
+            "download.segment_parallelism",
+            d.segment_parallelism.into(),
+            1,
+            64,
+        )?;
+        check_range(
+            "download.attempts_per_candidate",
+            d.attempts_per_candidate.into(),
+            1,
+            20,
+        )?;
+        if !matches!(d.remux.as_str(), "none" | "mp4" | "mkv") {
+            return Err(Error::invalid(
+                "download.remux",
+                format!("{:?} is not one of none, mp4, mkv", d.remux),
+            ));
+        }
+
+        check_dir_setting("plugins.dir", &self.plugins.dir)?;
+        check_range(
+            "plugins.call_timeout_ms",
+            self.plugins.call_timeout_ms,
+            1,
+            3_600_000,
+        )?;
+        check_dir_setting("scripts.dir", &self.scripts.dir)?;
+        check_range(
+            "scripts.time_limit_ms",
+            self.scripts.time_limit_ms,
+            1,
+            3_600_000,
+        )?;
+        check_range(
+            "scripts.max_operations",
+            self.scripts.max_operations,
+            1,
+            u64::MAX,
+        )?;
+
+        check_range("auth.token_ttl", self.auth.token_ttl, 60, 365 * 86_400)?;
+        check_range("auth.bcrypt_cost", self.auth.bcrypt_cost.into(), 4, 31)?;
+        check_range(
+            "auth.max_failed_logins_per_minute",
+            self.auth.max_failed_logins_per_minute.into(),
+            1,
+            10_000,
+        )?;
+
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(Error::invalid(
+                "server.bind",
+                format!(
+                    "{:?} is not an address like 127.0.0.1:8000",
+                    self.server.bind
+                ),
+            ));
+        }
+        check_range("server.body_limit", self.server.body_limit, 1, u64::MAX)?;
+        check_range(
+            "server.request_timeout",
+            self.server.request_timeout,
+            1,
+            86_400,
+        )?;
+
+        let db = self.database.url.as_str();
+        if !(db.is_empty()
+            || db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(Error::invalid(
+                "database.url",
+                "must be empty (SQLite in the data dir), sqlite:... or postgres://...",
+            ));
+        }
+        let redis = self.database.redis_url.as_str();
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(Error::invalid(
+                "database.redis_url",
+                "must be empty or a redis:// URL",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes the config atomically (temp file + rename) after validating it. An existing file is
+    /// first copied into `DATA_DIR/config_backups/`; returns that backup's name.
+    pub fn save(&self, data_dir: &Path) -> Result<Option<String>> {
+        self.validate()?;
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let path = Self::path(data_dir);
+        let backup = if path.exists() {
+            Some(backup_current(data_dir, &path)?)
+        } else {
+            None
+        };
+        write_atomically(&path, &self.to_pretty_json())?;
+        Ok(backup)
+    }
+
+    /// Backup file names, newest first.
+    pub fn list_backups(data_dir: &Path) -> Result<Vec<String>> {
+        let dir = Self::backup_dir(data_dir);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            if let Some(name) = entry.file_name().to_str()
+                && is_backup_name(name)
+            {
+                names.push(name.to_owned());
+            }
+        }
+        // Names embed a sortable UTC timestamp.
+        names.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(names)
+    }
+
+    /// Makes backup `name` the current config (the current file is backed up first). The backup
+    /// must parse and validate; names with path separators or `..` are rejected.
+    pub fn restore_backup(data_dir: &Path, name: &str) -> Result<Config> {
+        if name.contains(['/', '\\']) || name.contains("..") || !is_backup_name(name) {
+            return Err(Error::invalid(
+                "name",
+                format!(
+                    "{:?} is not a config backup name",
+                    name.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+        let path = Self::backup_dir(data_dir).join(name);
+        if !path.is_file() {
+            return Err(Error::NotFound(format!("config backup {name}")));
+        }
+        let config = Config::from_value(read_json_file(&path)?)?;
+        config.save(data_dir)?;
+        Ok(config)
+    }
+
+    /// `plugins.dir`, resolved against the data dir when relative.
+    pub fn plugins_dir(&self, data_dir: &Path) -> PathBuf {
+        resolve_against(data_dir, &self.plugins.dir)
+    }
+
+    /// `scripts.dir`, resolved against the data dir when relative.
+    pub fn scripts_dir(&self, data_dir: &Path) -> PathBuf {
+        resolve_against(data_dir, &self.scripts.dir)
+    }
+
+    pub fn to_pretty_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("config serialises")
+    }
+}
+
+/// `path` when absolute, else `base/path`.
+pub fn resolve_against(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn check_range(field: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if value < min || value > max {
+        let message = if max == u64::MAX {
+            format!("{value} is too small (at least {min})")
+        } else {
+            format!("{value} is out of range ({min}..={max})")
+        };
+        return Err(Error::invalid(field, message));
+    }
+    Ok(())
+}
+
+fn check_dir_setting(field: &str, dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+const PLACEHOLDERS: [&str; 7] = [
+    "folder",
+    "title",
+    "year",
+    "season",
+    "episode",
+    "language",
+    "episode_title",
+];
+
+fn check_placeholders(template: &str) -> Result<()> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            return Err(Error::invalid(
+                "library.naming_template",
+                "has a '{' without a closing '}'",
+            ));
+        };
+        let inner = &after[..end];
+        let (name, pad) = inner.split_once(':').unwrap_or((inner, ""));
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(Error::invalid(
+                "library.naming_template",
+                format!(
+                    "unknown placeholder {{{name}}} (known: {})",
+                    PLACEHOLDERS.join(", ")
+                ),
+            ));
+        }
+        if !pad.is_empty() && (pad.len() > 2 || !pad.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(Error::invalid(
+                "library.naming_template",
+                format!("bad padding in {{{inner}}} (use e.g. {{episode:03}})"),
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+fn read_json_file(path: &Path) -> Result<serde_json::Value> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid(path.display().to_string(), format!("not valid JSON: {e}")))
+}
+
+/// Writes `body` to a temp file next to `path`, syncs it and renames it over `path`.
+fn write_atomically(path: &Path, body: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(CONFIG_FILE);
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Copies the current config into the backup folder under a fresh timestamped name.
+fn backup_current(data_dir: &Path, current: &Path) -> Result<String> {
+    let dir = Config::backup_dir(data_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    for n in 0..1000u32 {
+        // The counter keeps names unique and sortable within one millisecond.
+        let name = format!("config-{stamp}-{n:03}.json");
+        let target = dir.join(&name);
+        if target.exists() {
+            continue;
+        }
+        std::fs::copy(current, &target).map_err(|e| Error::io(&target, e))?;
+        return Ok(name);
+    }
+    Err(Error::Conflict(
+        "too many config backups within one millisecond".into(),
+    ))
+}
+
+fn is_backup_name(name: &str) -> bool {
+    name.starts_with("config-")
+        && name.ends_with(".json")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+}
+
+/// Applies `ANIWORLD_<SECTION>__<KEY>[__<KEY>...]` variables to a config document. Variables
+/// without `__` (`ANIWORLD_DATA_DIR`, `ANIWORLD_LOG`) are command-line settings, not overrides.
+/// Values are JSON when they parse as JSON, else strings; string-typed keys always take the raw text.
+pub fn apply_env_overrides(
+    value: &mut serde_json::Value,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<()> {
+    let template = serde_json::to_value(Config::default()).expect("config serialises");
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+        .collect();
+    // Deterministic order: a section override comes before the keys inside it.
+    vars.sort();
+    for (name, raw) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..]
+            .split("__")
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        let dotted = path.join(".");
+        if path.iter().any(|p| p.is_empty()) {
+            return Err(Error::invalid(
+                dotted,
+                format!("environment variable {name} has an empty key part"),
+            ));
+        }
+        let target_is_string = lookup_template(&template, &path).is_some_and(|t| t.is_string());
+        let parsed = if target_is_string {
+            serde_json::Value::String(raw)
+        } else {
+            serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw))
+        };
+        set_path(value, &path, parsed).map_err(|message| {
+            Error::invalid(dotted.clone(), format!("{message} (from {name})"))
+        })?;
+    }
+    Ok(())
+}
+
+/// The template value a key path refers to, following map children into their templates.
+fn lookup_template(template: &serde_json::Value, path: &[String]) -> Option<serde_json::Value> {
+    let mut current = template.clone();
+    let mut dotted = String::new();
+    for part in path {
+        if let Some(child) = map_child_template(&dotted) {
+            current = child.unwrap_or(serde_json::Value::String(String::new()));
+        } else {
+            current = current.get(part)?.clone();
+        }
+        if !dotted.is_empty() {
+            dotted.push('.');
+        }
+        dotted.push_str(part);
+    }
+    Some(current)
+}
+
+fn set_path(
+    value: &mut serde_json::Value,
+    path: &[String],
+    new: serde_json::Value,
+) -> std::result::Result<(), String> {
+    let mut current = value;
+    for (i, part) in path.iter().enumerate() {
+        let obj = current
+            .as_object_mut()
+            .ok_or_else(|| format!("{} is not a section", path[..i].join(".")))?;
+        if i + 1 == path.len() {
+            obj.insert(part.clone(), new);
+            return Ok(());
+        }
+        current = obj
+            .entry(part.clone())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    }
+    Err("no key given".to_owned())
+}
+
+/// Finds the key a serde conversion error is about (e.g. a number too big for its field) by
+/// converting the defaults with one given leaf at a time.
+fn locate_conversion_error(
+    value: &serde_json::Value,
+    template: &serde_json::Value,
+    error: serde_json::Error,
+) -> Error {
+    let mut leaves = Vec::new();
+    collect_leaves(value, &mut Vec::new(), &mut leaves);
+    for (path, leaf) in leaves {
+        let mut probe = template.clone();
+        if set_path(&mut probe, &path, leaf.clone()).is_ok()
+            && let Err(e) = serde_json::from_value::<Config>(probe)
+        {
+            return Error::invalid(path.join("."), e.to_string());
+        }
+    }
+    Error::invalid("config", error.to_string())
+}
+
+fn collect_leaves<'v>(
+    value: &'v serde_json::Value,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, &'v serde_json::Value)>,
+) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                path.push(k.clone());
+                collect_leaves(v, path, out);
+                path.pop();
+            }
+        }
+        _ if !path.is_empty() => out.push((path.clone(), value)),
+        _ => {}
+    }
+}
+
+/// Walks `value` along `template` (the serialised defaults): unknown keys and values of the wrong
+/// JSON type are errors naming the key.
+fn check_shape(value: &serde_json::Value, template: &serde_json::Value, path: &str) -> Result<()> {
+    use serde_json::Value;
+    let field = |p: &str| {
+        if p.is_empty() {
+            "config".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match template {
+        Value::Object(fields) => {
+            let Value::Object(given) = value else {
+                return Err(Error::invalid(field(path), "must be an object"));
+            };
+            if let Some(child_template) = map_child_template(path) {
+                for (key, child) in given {
+                    match &child_template {
+                        Some(t) => check_shape(child, t, &join(key))?,
+                        None if child.is_string() => {}
+                        None => return Err(Error::invalid(join(key), "must be a string")),
+                    }
+                }
+                return Ok(());
+            }
+            for (key, child) in given {
+                let Some(t) = fields.get(key) else {
+                    return Err(Error::invalid(join(key), "unknown key"));
+                };
+                check_shape(child, t, &join(key))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            let Value::Array(given) = value else {
+                return Err(Error::invalid(field(path), "must be a list"));
+            };
+            if let Some(t) = items.first() {
+                for (i, child) in given.iter().enumerate() {
+                    check_shape(child, t, &format!("{path}[{i}]"))?;
+                }
+            }
+            Ok(())
+        }
+        Value::String(_) if !value.is_string() => {
+            Err(Error::invalid(field(path), "must be a string"))
+        }
+        Value::Bool(_) if !value.is_boolean() => {
+            Err(Error::invalid(field(path), "must be true or false"))
+        }
+        Value::Number(n) if n.is_u64() && !value.is_u64() => Err(Error::invalid(
+            field(path),
+            "must be a whole number, 0 or more",
+        )),
+        Value::Number(_) if !value.is_number() => {
+            Err(Error::invalid(field(path), "must be a number"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn field_of(err: Error) -> String {
+        match err {
+            Error::Invalid { field, .. } => field,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_start_creates_config_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = Config::load_or_create_with_env(&data, env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        let on_disk = std::fs::read_to_string(data.join(CONFIG_FILE)).unwrap();
+        assert_eq!(Config::from_json_str(&on_disk).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_with_json_or_string_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_or_create_with_env(
+            dir.path(),
+            env(&[
+                (
+                    "ANIWORLD_PROVIDERS__ANIWORLD__BASE_URL",
+                    "http://127.0.0.1:9",
+                ),
+                ("ANIWORLD_DOWNLOAD__MAX_PARALLEL", "5"),
+                ("ANIWORLD_DOWNLOAD__LANGUAGES", r#"["German Sub"]"#),
+                ("ANIWORLD_SERVER__BIND", "0.0.0.0:81"),
+                ("ANIWORLD_SCRIPTS__SETTINGS__WEBHOOK", "123"),
+                ("ANIWORLD_DATA_DIR", "/ignored"),
+                ("OTHER__THING", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.providers["aniworld"].base_url, "http://127.0.0.1:9");
+        assert_eq!(config.download.max_parallel, 5);
+        assert_eq!(config.download.languages, vec!["German Sub".to_owned()]);
+        assert_eq!(config.server.bind, "0.0.0.0:81");
+        assert_eq!(config.scripts.settings["webhook"], "123");
+    }
+
+    #[test]
+    fn environment_overrides_are_not_written_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        Config::load_or_create_with_env(dir.path(), env(&[("ANIWORLD_AUTH__TOKEN_TTL", "120")]))
+            .unwrap();
+        let on_disk = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        assert_eq!(on_disk.auth.token_ttl, AuthConfig::default().token_ttl);
+    }
+
+    #[test]
+    fn environment_override_of_unknown_key_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load_or_create_with_env(
+            dir.path(),
+            env(&[("ANIWORLD_DOWNLOAD__MAX_PARALEL", "3")]),
+        )
+        .unwrap_err();
+        assert_eq!(field_of(err), "download.max_paralel");
+    }
+
+    #[test]
+    fn invalid_environment_value_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load_or_create_with_env(
+            dir.path(),
+            env(&[("ANIWORLD_DOWNLOAD__MAX_PARALLEL", "0")]),
+        )
+        .unwrap_err();
+        assert_eq!(field_of(err), "download.max_parallel");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error_naming_it() {
+        let err = Config::from_json_str(r#"{"download": {"max_parallel": 2, "turbo": true}}"#)
+            .unwrap_err();
+        assert_eq!(field_of(err), "download.turbo");
+        let err = Config::from_json_str(r#"{"downlaod": {}}"#).unwrap_err();
+        assert_eq!(field_of(err), "downlaod");
+        let err = Config::from_json_str(r#"{"providers": {"x": {"base_urll": "http://a"}}}"#)
+            .unwrap_err();
+        assert_eq!(field_of(err), "providers.x.base_urll");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let err = Config::from_json_str(r#"{"download": {"max_parallel": "two"}}"#).unwrap_err();
+        assert_eq!(field_of(err), "download.max_parallel");
+        let err =
+            Config::from_json_str(r#"{"download": {"max_parallel": 99999999999}}"#).unwrap_err();
+        assert_eq!(field_of(err), "download.max_parallel");
+        let err =
+            Config::from_json_str(r#"{"download": {"languages": ["German Dub", 3]}}"#).unwrap_err();
+        assert_eq!(field_of(err), "download.languages[1]");
+        let err = Config::from_json_str(r#"{"scripts": {"settings": {"a": 1}}}"#).unwrap_err();
+        assert_eq!(field_of(err), "scripts.settings.a");
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        type Mutation = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "download.max_parallel",
+                Box::new(|c| c.download.max_parallel = 0),
+            ),
+            (
+                "download.segment_parallelism",
+                Box::new(|c| c.download.segment_parallelism = 1000),
+            ),
+            (
+                "download.languages",
+                Box::new(|c| c.download.languages = vec!["Klingon".into()]),
+            ),
+            (
+                "download.languages",
+                Box::new(|c| c.download.languages.clear()),
+            ),
+            (
+                "download.remux",
+                Box::new(|c| c.download.remux = "avi".into()),
+            ),
+            (
+                "providers.sto.base_url",
+                Box::new(|c| c.providers.get_mut("sto").unwrap().base_url = "ftp://x".into()),
+            ),
+            (
+                "library.naming_template",
+                Box::new(|c| c.library.naming_template = "../{episode}".into()),
+            ),
+            (
+                "library.naming_template",
+                Box::new(|c| c.library.naming_template = "{nope}{episode}".into()),
+            ),
+            (
+                "library.naming_template",
+                Box::new(|c| c.library.naming_template = "{title}.mp4".into()),
+            ),
+            ("auth.token_ttl", Box::new(|c| c.auth.token_ttl = 1)),
+            (
+                "server.bind",
+                Box::new(|c| c.server.bind = "localhost".into()),
+            ),
+            (
+                "database.url",
+                Box::new(|c| c.database.url = "mysql://x".into()),
+            ),
+        ];
+        for (expected, mutate) in cases {
+            let mut c = Config::default();
+            mutate(&mut c);
+            assert_eq!(field_of(c.validate().unwrap_err()), expected);
+        }
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn save_backs_up_the_previous_file_and_writes_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        let mut changed = first.clone();
+        changed.download.max_parallel = 4;
+        let backup = changed
+            .save(dir.path())
+            .unwrap()
+            .expect("a backup was made");
+        assert_eq!(
+            Config::list_backups(dir.path()).unwrap(),
+            vec![backup.clone()]
+        );
+        let backup_text =
+            std::fs::read_to_string(Config::backup_dir(dir.path()).join(&backup)).unwrap();
+        assert_eq!(Config::from_json_str(&backup_text).unwrap(), first);
+        let now = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        assert_eq!(now.download.max_parallel, 4);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn invalid_config_is_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        let mut bad = Config::default();
+        bad.download.max_parallel = 0;
+        assert!(bad.save(dir.path()).is_err());
+        assert!(Config::list_backups(dir.path()).unwrap().is_empty());
+        let now = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        assert_eq!(now, Config::default());
+    }
+
+    #[test]
+    fn backups_list_newest_first_and_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        for n in 3..6 {
+            c.download.max_parallel = n;
+            c.save(dir.path()).unwrap();
+        }
+        let backups = Config::list_backups(dir.path()).unwrap();
+        assert_eq!(backups.len(), 3);
+        // Newest backup holds max_parallel = 4, the oldest the defaults.
+        let restored = Config::restore_backup(dir.path(), &backups[0]).unwrap();
+        assert_eq!(restored.download.max_parallel, 4);
+        let now = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        assert_eq!(now.download.max_parallel, 4);
+        assert_eq!(Config::list_backups(dir.path()).unwrap().len(), 4);
+        let oldest = Config::restore_backup(dir.path(), &backups[2]).unwrap();
+        assert_eq!(oldest, Config::default());
+    }
+
+    #[test]
+    fn restore_rejects_path_tricks_and_unknown_names() {
+        let dir = tempfile::tempdir().unwrap();
+        Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        for name in [
+            "../config.json",
+            "config-../../x.json",
+            "a/b.json",
+            "config-1\\x.json",
+        ] {
+            assert_eq!(
+                field_of(Config::restore_backup(dir.path(), name).unwrap_err()),
+                "name"
+            );
+        }
+        assert!(matches!(
+            Config::restore_backup(dir.path(), "config-20200101T000000.000Z-000.json"),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn relative_plugin_and_script_dirs_resolve_against_the_data_dir() {
+        let mut c = Config::default();
+        let data = Path::new("/srv/aniworld");
+        assert_eq!(c.plugins_dir(data), data.join("plugins"));
+        assert_eq!(c.scripts_dir(data), data.join("scripts"));
+        c.scripts.dir = PathBuf::from("/opt/scripts");
+        assert_eq!(c.scripts_dir(data), PathBuf::from("/opt/scripts"));
+    }
+
+    #[test]
+    fn malformed_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "{ not json").unwrap();
+        let err = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    fn leaf_keys(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if map_child_template(path).is_none() => {
+                for (k, v) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    leaf_keys(v, &p, out);
+                }
+            }
+            _ => out.push(path.to_owned()),
+        }
+    }
+
+    #[test]
+    fn readme_config_table_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let mut keys = Vec::new();
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        leaf_keys(&defaults, "", &mut keys);
+        let provider = serde_json::to_value(ProviderConfig::default()).unwrap();
+        for k in provider.as_object().unwrap().keys() {
+            keys.push(format!("providers.<id>.{k}"));
+        }
+        keys.retain(|k| k != "providers");
+        keys.push("scripts.settings.<name>".into());
+        keys.retain(|k| k != "scripts.settings");
+        for key in keys {
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README.md config table lacks `{key}`"
+            );
         }
     }
 }

@@ -1,1 +1,355 @@
-//! Builds the whole application (database, registry, queue, services, routes) from a config.
+//! Builds the whole application (database, registry, queue, services, routes) from a config and a
+//! data dir. `aniworld serve` and every black-box test call [`App::build`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use aniworld_core::config::Config;
+use aniworld_core::events::CallbackManager;
+use aniworld_core::registry::Registry;
+use aniworld_core::storage::Store;
+use aniworld_core::{Error, Result};
+use poem::endpoint::BoxEndpoint;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::middleware::Cors;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get};
+
+use crate::api;
+use crate::api::health::QueueHealth;
+use crate::auth::{AuthService, load_or_create_secret};
+use crate::config_file;
+use crate::error::{error_response, json_errors};
+use crate::library::Library;
+use crate::{ui, ws};
+
+/// What `aniworld serve` (or a test) decides besides the config file.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    pub data_dir: PathBuf,
+    /// Overrides `library.path` for this run (not written to the config file).
+    pub library: Option<PathBuf>,
+    /// Overrides `server.bind` for this run.
+    pub bind: Option<String>,
+}
+
+/// Everything request handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    options: AppOptions,
+    config: RwLock<Arc<Config>>,
+    config_write: tokio::sync::Mutex<()>,
+    store: Store,
+    registry: Registry,
+    events: CallbackManager,
+    auth: AuthService,
+    library: Arc<Library>,
+    started: Instant,
+}
+
+impl AppState {
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.options.data_dir
+    }
+
+    /// The config in effect (file + environment overrides + command-line overrides).
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.read().expect("config lock").clone()
+    }
+
+    /// Re-reads `config.json` after a change through the API.
+    pub fn reload_config(&self) -> Result<()> {
+        let config = load_config(&self.inner.options)?;
+        *self.inner.config.write().expect("config lock") = Arc::new(config);
+        Ok(())
+    }
+
+    /// Serialises config writers (PUT, restore).
+    pub async fn config_write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.config_write.lock().await
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn events(&self) -> &CallbackManager {
+        &self.inner.events
+    }
+
+    pub fn auth(&self) -> &AuthService {
+        &self.inner.auth
+    }
+
+    pub fn library(&self) -> &Arc<Library> {
+        &self.inner.library
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Queue counters for `/health`; `None` while no queue runs.
+    pub async fn queue_health(&self) -> Option<QueueHealth> {
+        None
+    }
+}
+
+fn load_config(options: &AppOptions) -> Result<Config> {
+    let mut config = config_file::load_or_create(&options.data_dir)?;
+    if let Some(library) = &options.library {
+        config.library.path = library.clone();
+    }
+    if let Some(bind) = &options.bind {
+        config.server.bind = bind.clone();
+    }
+    Ok(config)
+}
+
+/// The built application: state plus the complete HTTP endpoint.
+pub struct App {
+    pub state: AppState,
+    endpoint: Arc<BoxEndpoint<'static, Response>>,
+}
+
+/// ===== Extension point (plugins helper) =====
+/// Loads native plugins and rhai scripts into `state.registry()` and subscribes hook scripts to
+/// `state.events()`. Called once by [`App::build`] after the built-ins are registered. Errors of
+/// single plugins/scripts are reported by the plugin layer itself and must not stop the server.
+fn load_extensions(_state: &AppState) {}
+
+impl App {
+    /// Opens the data dir (config, database, JWT secret), registers providers and hosters, starts
+    /// the services and assembles the routes.
+    pub async fn build(options: AppOptions) -> Result<App> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
+        let config = load_config(&options)?;
+        let store = Store::open_sqlite(&options.data_dir.join("aniworld.db")).await?;
+        let secret = load_or_create_secret(&options.data_dir)?;
+        let auth = AuthService::new(store.clone(), &secret);
+        let registry = Registry::new();
+        let events = CallbackManager::new();
+        let library =
+            Arc::new(Library::open(store.clone(), registry.clone(), events.clone()).await?);
+        let state = AppState {
+            inner: Arc::new(StateInner {
+                options,
+                config: RwLock::new(Arc::new(config)),
+                config_write: tokio::sync::Mutex::new(()),
+                store,
+                registry,
+                events,
+                auth,
+                library,
+                started: Instant::now(),
+            }),
+        };
+        load_extensions(&state);
+        let endpoint = Arc::new(routes(&state));
+        Ok(App { state, endpoint })
+    }
+
+    /// The complete HTTP endpoint (also usable with `poem::test::TestClient`).
+    pub fn endpoint(&self) -> Arc<BoxEndpoint<'static, Response>> {
+        self.endpoint.clone()
+    }
+
+    /// Binds `addr` (use `127.0.0.1:0` in tests) and serves in a background task.
+    pub async fn spawn(self, addr: &str) -> std::io::Result<RunningServer> {
+        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+        let local = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let state = self.state.clone();
+        let task = tokio::spawn(async move {
+            let signal = async move {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = serve_with_acceptor(self, acceptor, signal).await {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        Ok(RunningServer {
+            addr: local,
+            state,
+            stop: Some(stop_tx),
+            task,
+        })
+    }
+
+    /// Serves on `addr` until `signal` completes, then shuts down gracefully.
+    pub async fn serve(
+        self,
+        addr: &str,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+        for a in acceptor.local_addr() {
+            if let Some(a) = a.as_socket_addr() {
+                tracing::info!(addr = %a, "listening");
+                eprintln!("aniworld: listening on http://{a}");
+            }
+        }
+        serve_with_acceptor(self, acceptor, signal).await
+    }
+}
+
+async fn serve_with_acceptor<A: Acceptor + 'static>(
+    app: App,
+    acceptor: A,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = app.state.clone();
+    let result = poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app.endpoint, signal, Some(Duration::from_secs(10)))
+        .await;
+    shutdown_services(&state).await;
+    result
+}
+
+/// Stops background services: the queue stops cleanly, partial files stay resumable.
+async fn shutdown_services(_state: &AppState) {
+    tracing::info!("services stopped");
+}
+
+/// A server running in the background (tests).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful shutdown; waits until the server and services have stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Rejects bodies over the limit (declared or actual) and requests that take too long.
+async fn limits<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let (body_limit, timeout) = match req.data::<AppState>() {
+        Some(s) => {
+            let c = s.config();
+            (
+                usize::try_from(c.server.body_limit).unwrap_or(usize::MAX),
+                Duration::from_secs(c.server.request_timeout.max(1)),
+            )
+        }
+        None => (1024 * 1024, Duration::from_secs(60)),
+    };
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > body_limit as u64 => {
+            return Ok(error_response(
+                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body of {len} bytes exceeds the limit of {body_limit} bytes"),
+            ));
+        }
+        Some(_) => {}
+        None if !req.is_upgrade_websocket() => {
+            // Chunked or unknown length: read it with the limit applied.
+            let body = req.take_body();
+            match body.into_bytes_limit(body_limit).await {
+                Ok(bytes) => req.set_body(bytes),
+                Err(_) => {
+                    return Ok(error_response(
+                        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("request body exceeds the limit of {body_limit} bytes"),
+                    ));
+                }
+            }
+        }
+        None => {}
+    }
+    let websocket = req.is_upgrade_websocket();
+    let call = ep.call(req);
+    if websocket {
+        return call.await.map(IntoResponse::into_response);
+    }
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result.map(IntoResponse::into_response),
+        Err(_) => Ok(error_response(
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("the request took longer than {} s", timeout.as_secs()),
+        )),
+    }
+}
+
+trait UpgradeCheck {
+    fn is_upgrade_websocket(&self) -> bool;
+}
+
+impl UpgradeCheck for Request {
+    fn is_upgrade_websocket(&self) -> bool {
+        self.headers()
+            .get(poem::http::header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    }
+}
+
+fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
+    let service = api::service();
+    let docs = service.swagger_ui();
+    let spec = service.spec();
+    let api_endpoint = Arc::new(service.into_endpoint());
+    let route = Route::new()
+        .nest_no_strip("/api", api_endpoint.clone())
+        .at("/health", api_endpoint)
+        .at(
+            "/openapi.json",
+            get(poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(spec.clone())
+            })),
+        )
+        .nest("/docs", docs)
+        .at("/ws/connect", get(ws::connect))
+        .nest("/", ui::endpoint());
+    let origins = state.config().server.cors_origins.clone();
+    let cors = (!origins.is_empty()).then(|| {
+        origins
+            .iter()
+            .fold(Cors::new(), |cors, origin| {
+                cors.allow_origin(origin.as_str())
+            })
+            .allow_credentials(false)
+    });
+    let endpoint = match cors {
+        Some(cors) => route.with(cors).boxed(),
+        None => route.boxed(),
+    };
+    endpoint
+        .around(limits)
+        .data(state.clone())
+        .around(json_errors)
+        .map_to_response()
+        .boxed()
+}

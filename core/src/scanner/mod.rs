@@ -3,14 +3,19 @@
 //! Every top-level folder of the library root is a series; its identity comes from
 //! `.aniworld.json` (see [`crate::metadata`]). Video files are found at any depth below it.
 
+pub mod filename;
+mod library;
+
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::SeriesKey;
 
+pub use library::{ChangedFolder, FolderState, LibraryScanner, MAX_DEPTH, ProgressFn, ScanOutcome};
+
 /// An episode file found on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalEpisode {
     pub season: u32,
     pub episode: u32,
@@ -19,7 +24,7 @@ pub struct LocalEpisode {
 }
 
 /// One series folder as the scanner saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScannedSeries {
     /// From `.aniworld.json`; `None` for unmatched folders.
     pub key: Option<SeriesKey>,
@@ -37,7 +42,7 @@ pub struct ScannedSeries {
 }
 
 /// Something the scanner skipped or could not read; the scan goes on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanWarning {
     pub path: PathBuf,
     pub message: String,

@@ -3,6 +3,9 @@
 //!
 //! Queries are runtime-checked (`sqlx::query_as` + `FromRow`), so building needs no live database.
 
+pub mod scan_state;
+pub mod series;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,6 +14,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::Result;
+
+pub mod queue;
+pub mod sessions;
+pub mod settings;
 
 /// The database. Cheap to clone.
 #[derive(Clone, Debug)]

@@ -1,12 +1,13 @@
-//! `aniworld openapi`.
+//! `aniworld openapi`: prints the OpenAPI document (what `openapi/openapi.json` holds).
 
 use clap::Args;
 
-use super::{CliError, CliResult};
+use super::CliResult;
 
 #[derive(Debug, Args)]
 pub struct OpenapiArgs {}
 
 pub async fn run(_args: OpenapiArgs) -> CliResult {
-    Err(CliError::new("`aniworld openapi` is not available yet"))
+    println!("{}", crate::api::spec_json());
+    Ok(())
 }

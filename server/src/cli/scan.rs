@@ -1,12 +1,249 @@
-//! `aniworld scan`.
+//! `aniworld scan`: scans a library folder and prints its series, as a table or as JSON.
+//!
+//! `--json` prints one array, each element
+//! `{"key","site","folder","name","episodes":[{"season","episode","path"}],"missing","unparsed"}`
+//! (`missing` is null with `--offline`). Warnings go to stderr in both modes.
 
+use std::path::{Path, PathBuf};
+
+use aniworld_core::config::Config;
+use aniworld_core::scanner::{LibraryScanner, ScanReport, ScannedSeries};
+use aniworld_core::storage::Store;
 use clap::Args;
+use serde::Serialize;
 
 use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
-pub struct ScanArgs {}
+pub struct ScanArgs {
+    /// Library folder to scan (default: `library.path` from the data dir's config).
+    #[arg(long)]
+    pub library: Option<PathBuf>,
+    /// Local files only: no provider calls (`missing` is null).
+    #[arg(long)]
+    pub offline: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Data directory (config.json, aniworld.db). When given, or when `./data` exists, its
+    /// database remembers folder state so rescans are cheap; otherwise state lives in memory.
+    #[arg(long, env = "ANIWORLD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
 
-pub async fn run(_args: ScanArgs) -> CliResult {
-    Err(CliError::new("`aniworld scan` is not available yet"))
+/// One episode a provider lists that is not on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MissingEpisode {
+    pub season: u32,
+    pub episode: u32,
+}
+
+#[derive(Serialize)]
+struct EpisodeJson<'a> {
+    season: u32,
+    episode: u32,
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct SeriesJson<'a> {
+    key: Option<&'a str>,
+    site: Option<&'a str>,
+    folder: &'a str,
+    name: &'a str,
+    episodes: Vec<EpisodeJson<'a>>,
+    missing: Option<&'a [MissingEpisode]>,
+    unparsed: &'a [String],
+}
+
+pub async fn run(args: ScanArgs) -> CliResult {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| Some(PathBuf::from("./data")).filter(|d| d.is_dir()));
+    let config = match &data_dir {
+        Some(dir) => Some(Config::load_or_create(dir).map_err(|e| {
+            CliError::new(format!("cannot load config from {}: {e}", dir.display()))
+        })?),
+        None => None,
+    };
+    let library = match (&args.library, &config) {
+        (Some(l), _) => l.clone(),
+        (None, Some(c)) => resolve_library(data_dir.as_deref(), &c.library.path),
+        (None, None) => {
+            return Err(CliError::usage(
+                "no library given: pass --library PATH (or --data-dir with library.path set)",
+            ));
+        }
+    };
+    let scanner = open_library(&library)?;
+    let store = match &data_dir {
+        Some(dir) => Store::open_sqlite(&dir.join("aniworld.db"))
+            .await
+            .map_err(|e| {
+                CliError::new(format!(
+                    "cannot open the database in {}: {e}",
+                    dir.display()
+                ))
+            })?,
+        None => Store::open_memory().await?,
+    };
+    let report = scanner
+        .scan(&store)
+        .await
+        .map_err(|e| CliError::new(format!("scanning {} failed: {e}", library.display())))?;
+
+    let missing = if args.offline {
+        vec![None; report.series.len()]
+    } else {
+        let config = config.unwrap_or_default();
+        missing_from_providers(&config, &report.series).await?
+    };
+
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}", w.path.display(), w.message);
+    }
+    if args.json {
+        print_json(&report, &missing)
+    } else {
+        print_table(&report, &missing);
+        Ok(())
+    }
+}
+
+/// The episodes each series lacks according to its provider (`None` for unmatched folders), in
+/// the order of `series`.
+// Provider lookups are not wired in yet: the providers work replaces this function.
+async fn missing_from_providers(
+    _config: &Config,
+    _series: &[ScannedSeries],
+) -> Result<Vec<Option<Vec<MissingEpisode>>>, CliError> {
+    Err(CliError::new(
+        "online scan (asking providers what is missing) is not available yet: use --offline",
+    ))
+}
+
+fn resolve_library(data_dir: Option<&Path>, path: &Path) -> PathBuf {
+    match data_dir {
+        Some(dir) if path.is_relative() && !path.exists() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Opens the library with an error that names the path and says what is wrong.
+fn open_library(library: &Path) -> Result<LibraryScanner, CliError> {
+    LibraryScanner::new(library).map_err(|e| {
+        let shown = library.display();
+        match &e {
+            aniworld_core::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                CliError::new(format!("library folder {shown} does not exist"))
+            }
+            aniworld_core::Error::Io { source, .. } => {
+                CliError::new(format!("cannot read library folder {shown}: {source}"))
+            }
+            _ => CliError::new(format!("cannot scan library {shown}: {e}")),
+        }
+    })
+}
+
+fn print_json(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) -> CliResult {
+    let out: Vec<SeriesJson<'_>> = report
+        .series
+        .iter()
+        .zip(missing)
+        .map(|(s, m)| SeriesJson {
+            key: s.key.as_ref().map(|k| k.as_str()),
+            site: s.site.as_deref(),
+            folder: &s.folder,
+            name: &s.name,
+            episodes: s
+                .episodes
+                .iter()
+                .map(|e| EpisodeJson {
+                    season: e.season,
+                    episode: e.episode,
+                    path: &e.path,
+                })
+                .collect(),
+            missing: m.as_deref(),
+            unparsed: &s.unparsed,
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&out)
+        .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "FOLDER".into(),
+        "KEY".into(),
+        "SEASONS".into(),
+        "EPISODES".into(),
+        "UNPARSED".into(),
+        "MISSING".into(),
+    ]];
+    for (s, m) in report.series.iter().zip(missing) {
+        let key = match (&s.key, &s.suggested_key) {
+            (Some(k), _) => k.to_string(),
+            (None, Some(suggested)) => format!("(unmatched, suggest {suggested})"),
+            (None, None) => "(unmatched)".to_owned(),
+        };
+        let mut seasons: Vec<u32> = s.episodes.iter().map(|e| e.season).collect();
+        seasons.dedup();
+        let seasons = seasons
+            .iter()
+            .map(|n| {
+                if *n == 0 {
+                    "specials".to_owned()
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let missing = m.as_ref().map_or("-".to_owned(), |m| m.len().to_string());
+        rows.push([
+            s.folder.clone(),
+            key,
+            if seasons.is_empty() {
+                "-".into()
+            } else {
+                seasons
+            },
+            s.episodes.len().to_string(),
+            s.unparsed.len().to_string(),
+            missing,
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    let unmatched = report.series.iter().filter(|s| s.key.is_none()).count();
+    let episodes: usize = report.series.iter().map(|s| s.episodes.len()).sum();
+    let unparsed: usize = report.series.iter().map(|s| s.unparsed.len()).sum();
+    println!(
+        "\n{} series ({} unmatched), {} episodes, {} unparsed files, {} warnings ({} folders read, {} unchanged)",
+        report.series.len(),
+        unmatched,
+        episodes,
+        unparsed,
+        report.warnings.len(),
+        report.folders_rescanned,
+        report.folders_unchanged
+    );
 }

@@ -1,12 +1,57 @@
 //! `aniworld serve`.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
-use super::{CliError, CliResult};
+use super::{CliError, CliResult, DataDirArg};
+use crate::app::{App, AppOptions};
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Library folder (overrides `library.path` for this run).
+    #[arg(long)]
+    pub library: Option<PathBuf>,
+    /// Address to listen on (overrides `server.bind`, default 127.0.0.1:8000).
+    #[arg(long)]
+    pub bind: Option<String>,
+}
 
-pub async fn run(_args: ServeArgs) -> CliResult {
-    Err(CliError::new("`aniworld serve` is not available yet"))
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+    eprintln!("aniworld: shutting down");
+}
+
+pub async fn run(args: ServeArgs) -> CliResult {
+    let app = App::build(AppOptions {
+        data_dir: args.data.data_dir,
+        library: args.library,
+        bind: args.bind,
+    })
+    .await?;
+    let bind = app.state.config().server.bind.clone();
+    app.serve(&bind, shutdown_signal())
+        .await
+        .map_err(|e| CliError::new(format!("cannot serve on {bind}: {e}")))
 }

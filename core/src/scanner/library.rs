@@ -1,0 +1,1157 @@
+//! [`LibraryScanner`]: walks the library root, one series folder per rayon task, and reuses the
+//! remembered result of every folder whose fingerprint (modification times of the folder, its
+//! metadata file and all its subfolders) has not changed.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::UNIX_EPOCH;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::filename::{is_sample, is_sample_folder, is_video, parse_episode, season_from_folder};
+use super::{LocalEpisode, ScanReport, ScanWarning, ScannedSeries};
+use crate::error::{Error, Result};
+use crate::metadata::{METADATA_FILE, SeriesMetadata};
+use crate::model::SeriesKey;
+use crate::storage::Store;
+use crate::storage::scan_state::FolderStateRow;
+
+/// Bumped whenever parsing rules change, so remembered results of an older parser are not reused.
+const SCAN_FORMAT: &str = "scan-v1";
+
+/// Folders modified this close to the scan start (ns) are re-read next time anyway: a change in
+/// the same clock tick as the scan would not move their modification time.
+const RACY_WINDOW_NS: i128 = 2_000_000_000;
+
+/// Deepest folder nesting below a series folder that is walked.
+pub const MAX_DEPTH: usize = 16;
+
+/// NAS thumbnail folders (Synology) that never hold episodes.
+const IGNORED_FOLDERS: [&str; 2] = ["@eaDir", "#recycle"];
+
+/// Called after each series folder with (folders done, folders in total, folder name).
+pub type ProgressFn = Arc<dyn Fn(u64, u64, &str) + Send + Sync>;
+
+/// What the scanner remembers about one series folder between scans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderState {
+    pub series: ScannedSeries,
+    pub warnings: Vec<ScanWarning>,
+    /// Subfolders walked (relative to the series folder, `/`-separated), for the fingerprint check.
+    pub subdirs: Vec<String>,
+}
+
+/// A folder whose remembered state must be written after this scan.
+#[derive(Debug, Clone)]
+pub struct ChangedFolder {
+    pub folder: String,
+    pub fingerprint: String,
+    /// [`FolderState`] as JSON.
+    pub state: String,
+}
+
+/// The result of [`LibraryScanner::scan_blocking`]: the report plus what to remember.
+#[derive(Debug, Default)]
+pub struct ScanOutcome {
+    pub report: ScanReport,
+    pub changed: Vec<ChangedFolder>,
+    /// Remembered folders that are gone from the library.
+    pub removed: Vec<String>,
+}
+
+pub struct LibraryScanner {
+    root: PathBuf,
+    /// `root` with symlinks resolved: the boundary no walk may leave.
+    canonical_root: PathBuf,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for LibraryScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibraryScanner")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LibraryScanner {
+    /// A scanner for `root`, which must be a readable directory (errors name the path).
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let meta = std::fs::metadata(&root).map_err(|e| Error::io(&root, e))?;
+        if !meta.is_dir() {
+            return Err(Error::invalid(
+                "library",
+                format!("{} is not a folder", root.display()),
+            ));
+        }
+        // Fails early and clearly when the folder cannot be listed.
+        std::fs::read_dir(&root).map_err(|e| Error::io(&root, e))?;
+        let canonical_root = std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?;
+        Ok(LibraryScanner {
+            root,
+            canonical_root,
+            progress: None,
+        })
+    }
+
+    /// Reports progress after each series folder.
+    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The id under which this library's scan state is stored (its canonical path).
+    pub fn library_id(&self) -> String {
+        self.canonical_root.to_string_lossy().into_owned()
+    }
+
+    /// Scans with the state remembered in `store`, and remembers the new state there.
+    pub async fn scan(&self, store: &Store) -> Result<ScanReport> {
+        let repo = store.scan_state();
+        let library = self.library_id();
+        let previous = repo.load(&library).await?;
+        let scanner = LibraryScanner {
+            root: self.root.clone(),
+            canonical_root: self.canonical_root.clone(),
+            progress: self.progress.clone(),
+        };
+        let outcome = tokio::task::spawn_blocking(move || scanner.scan_blocking(&previous))
+            .await
+            .map_err(|e| Error::io(&self.root, std::io::Error::other(e.to_string())))??;
+        repo.save(&library, &outcome.changed).await?;
+        repo.remove(&library, &outcome.removed).await?;
+        Ok(outcome.report)
+    }
+
+    /// Scans without any remembered state (every folder is read).
+    pub fn scan_fresh(&self) -> Result<ScanReport> {
+        Ok(self.scan_blocking(&HashMap::new())?.report)
+    }
+
+    /// The scan itself (blocking, parallel). `previous` is the remembered state by folder name.
+    pub fn scan_blocking(&self, previous: &HashMap<String, FolderStateRow>) -> Result<ScanOutcome> {
+        let mut outcome = ScanOutcome::default();
+        let entries = std::fs::read_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let mut folders: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    outcome.report.warnings.push(io_warning(
+                        &self.root,
+                        &e,
+                        "cannot list the library",
+                    ));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            let Some(name) = utf8_name(entry.file_name(), &path, &mut outcome.report.warnings)
+            else {
+                continue;
+            };
+            if is_ignored_name(&name) {
+                continue;
+            }
+            let Ok(file_type) = entry.file_type() else {
+                outcome
+                    .report
+                    .warnings
+                    .push(warning(&path, "cannot tell what kind of entry this is"));
+                continue;
+            };
+            if file_type.is_symlink() {
+                match self.follow_top_level_symlink(&path) {
+                    Ok(Some(target)) => folders.push((name, path, target)),
+                    Ok(None) => {}
+                    Err(w) => outcome.report.warnings.push(w),
+                }
+            } else if file_type.is_dir() {
+                let canonical = self.canonical_root.join(&name);
+                folders.push((name, path, canonical));
+            } else if is_video(&name) {
+                outcome.report.warnings.push(warning(
+                    &path,
+                    "video file directly in the library root (not in a series folder): not scanned",
+                ));
+            }
+        }
+        folders.sort_by(|a, b| a.0.cmp(&b.0));
+
+        let started = now_ns();
+        let total = folders.len() as u64;
+        let done = AtomicU64::new(0);
+        let results: Vec<FolderResult> = folders
+            .par_iter()
+            .map(|(name, path, canonical)| {
+                let result = self.scan_or_reuse(name, path, canonical, previous.get(name), started);
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(progress) = &self.progress {
+                    progress(n, total, name);
+                }
+                result
+            })
+            .collect();
+
+        let present: HashSet<&str> = folders.iter().map(|(n, _, _)| n.as_str()).collect();
+        outcome.removed = previous
+            .keys()
+            .filter(|k| !present.contains(k.as_str()))
+            .cloned()
+            .collect();
+        outcome.removed.sort();
+
+        for result in results {
+            match result {
+                FolderResult::Unchanged(state) => {
+                    outcome.report.folders_unchanged += 1;
+                    outcome.report.warnings.extend(state.warnings);
+                    outcome.report.series.push(state.series);
+                }
+                FolderResult::Scanned {
+                    state,
+                    fingerprint,
+                    complete,
+                } => {
+                    outcome.report.folders_rescanned += 1;
+                    if complete {
+                        match serde_json::to_string(&state) {
+                            Ok(json) => outcome.changed.push(ChangedFolder {
+                                folder: state.series.folder.clone(),
+                                fingerprint,
+                                state: json,
+                            }),
+                            Err(e) => tracing::warn!(error = %e, "cannot serialise scan state"),
+                        }
+                    }
+                    outcome.report.warnings.extend(state.warnings);
+                    outcome.report.series.push(state.series);
+                }
+                FolderResult::Failed(w) => {
+                    outcome.report.folders_rescanned += 1;
+                    outcome.report.warnings.push(w);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// A top-level symlink is scanned as a series folder only when it points to a folder inside
+    /// the library root (and not to the root itself).
+    fn follow_top_level_symlink(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<Option<PathBuf>, ScanWarning> {
+        let target = std::fs::canonicalize(path)
+            .map_err(|e| io_warning(path, &e, "broken symlink: not followed"))?;
+        if !target.starts_with(&self.canonical_root) {
+            return Err(warning(
+                path,
+                "symlink points outside the library root: not followed",
+            ));
+        }
+        if target == self.canonical_root {
+            return Err(warning(
+                path,
+                "symlink loop (points to the library root): not followed",
+            ));
+        }
+        Ok(target.is_dir().then_some(target))
+    }
+
+    fn scan_or_reuse(
+        &self,
+        name: &str,
+        path: &Path,
+        canonical: &Path,
+        previous: Option<&FolderStateRow>,
+        started: i128,
+    ) -> FolderResult {
+        if let Some(row) = previous
+            && let Ok(state) = serde_json::from_str::<FolderState>(&row.state)
+            && remembered_fingerprint(path, &state.subdirs).as_deref() == Some(&row.fingerprint)
+        {
+            return FolderResult::Unchanged(state);
+        }
+        self.scan_series_folder(name, path, canonical, started)
+    }
+
+    /// Reads one series folder completely.
+    pub(crate) fn scan_series_folder(
+        &self,
+        name: &str,
+        path: &Path,
+        canonical: &Path,
+        started: i128,
+    ) -> FolderResult {
+        let mut warnings = Vec::new();
+        let mut fingerprint = Fingerprint::new();
+        // Modification times are taken before listing, so a change during the scan shows next time.
+        let folder_mtime = match std::fs::metadata(path) {
+            Ok(m) => mtime(&m),
+            Err(e) => {
+                return FolderResult::Failed(io_warning(path, &e, "cannot read series folder"));
+            }
+        };
+        fingerprint.add("", folder_mtime);
+        fingerprint.add(METADATA_FILE, metadata_mtime(path));
+
+        let metadata = match SeriesMetadata::read(path) {
+            Ok(m) => m,
+            Err(e) => {
+                warnings.push(warning(
+                    &path.join(METADATA_FILE),
+                    &format!("metadata file ignored: {e}"),
+                ));
+                None
+            }
+        };
+
+        let mut walk = SeriesWalk {
+            canonical_root: &self.canonical_root,
+            series_canonical: canonical,
+            followed: HashSet::new(),
+            episodes: Vec::new(),
+            unparsed: Vec::new(),
+            subdirs: Vec::new(),
+            warnings,
+            complete: true,
+        };
+        let root_listing = std::fs::read_dir(path);
+        let root_listing = match root_listing {
+            Ok(l) => l,
+            Err(e) => {
+                return FolderResult::Failed(io_warning(path, &e, "cannot read series folder"));
+            }
+        };
+        walk.walk_listing(root_listing, path, canonical, name, None, 0);
+
+        walk.subdirs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (rel, m) in &walk.subdirs {
+            fingerprint.add(rel, *m);
+        }
+        let newest = walk
+            .subdirs
+            .iter()
+            .map(|(_, m)| *m)
+            .chain([folder_mtime, metadata_mtime(path)])
+            .max()
+            .unwrap_or(0);
+        let racy = newest >= started - RACY_WINDOW_NS;
+        walk.episodes
+            .sort_by(|a, b| (a.season, a.episode, &a.path).cmp(&(b.season, b.episode, &b.path)));
+        walk.unparsed.sort();
+
+        let (key, site, display_name, year, suggested_key) = match metadata {
+            Some(m) => (Some(m.key), Some(m.site), m.name, m.year, None),
+            None => (None, None, name.to_owned(), None, SeriesKey::suggest(name)),
+        };
+        let state = FolderState {
+            series: ScannedSeries {
+                key,
+                site,
+                folder: name.to_owned(),
+                name: display_name,
+                year,
+                episodes: walk.episodes,
+                unparsed: walk.unparsed,
+                suggested_key,
+            },
+            warnings: walk.warnings,
+            subdirs: walk.subdirs.into_iter().map(|(rel, _)| rel).collect(),
+        };
+        FolderResult::Scanned {
+            state,
+            // A racy fingerprint never matches, so the folder is read again next time.
+            fingerprint: if racy {
+                format!("{}:racy", fingerprint.finish())
+            } else {
+                fingerprint.finish()
+            },
+            complete: walk.complete,
+        }
+    }
+}
+
+pub(crate) enum FolderResult {
+    Unchanged(FolderState),
+    Scanned {
+        state: FolderState,
+        fingerprint: String,
+        /// False when part of the folder could not be read: then nothing is remembered.
+        complete: bool,
+    },
+    Failed(ScanWarning),
+}
+
+/// State of the walk below one series folder.
+struct SeriesWalk<'a> {
+    canonical_root: &'a Path,
+    series_canonical: &'a Path,
+    /// Canonical targets of folder symlinks already followed (breaks loops between folders).
+    followed: HashSet<PathBuf>,
+    episodes: Vec<LocalEpisode>,
+    unparsed: Vec<String>,
+    /// (path relative to the series folder, mtime) of every subfolder walked.
+    subdirs: Vec<(String, i128)>,
+    warnings: Vec<ScanWarning>,
+    complete: bool,
+}
+
+impl SeriesWalk<'_> {
+    /// `dir` is the real path, `canonical` its symlink-free form, `rel` its path relative to the
+    /// library root (`/`-separated), `season` the season of the nearest season folder.
+    fn walk_listing(
+        &mut self,
+        listing: std::fs::ReadDir,
+        dir: &Path,
+        canonical: &Path,
+        rel: &str,
+        season: Option<u32>,
+        depth: usize,
+    ) {
+        for entry in listing {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.complete = false;
+                    self.warnings
+                        .push(io_warning(dir, &e, "cannot list folder"));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            let Some(name) = utf8_name(entry.file_name(), &path, &mut self.warnings) else {
+                continue;
+            };
+            if is_ignored_name(&name) {
+                continue;
+            }
+            let Ok(file_type) = entry.file_type() else {
+                self.warnings
+                    .push(warning(&path, "cannot tell what kind of entry this is"));
+                continue;
+            };
+            let child_rel = format!("{rel}/{name}");
+            if file_type.is_dir() {
+                self.enter_dir(
+                    &path,
+                    &canonical.join(&name),
+                    &name,
+                    &child_rel,
+                    season,
+                    depth,
+                );
+            } else if file_type.is_symlink() {
+                self.follow_symlink(&path, canonical, &name, &child_rel, season, depth);
+            } else {
+                self.add_file(&name, child_rel, season);
+            }
+        }
+    }
+
+    fn enter_dir(
+        &mut self,
+        path: &Path,
+        canonical: &Path,
+        name: &str,
+        rel: &str,
+        parent_season: Option<u32>,
+        depth: usize,
+    ) {
+        if is_sample_folder(name) {
+            return;
+        }
+        if depth + 1 > MAX_DEPTH {
+            self.warnings.push(warning(
+                path,
+                &format!("nested deeper than {MAX_DEPTH} folders: not scanned"),
+            ));
+            return;
+        }
+        let m = match std::fs::metadata(path) {
+            Ok(m) => mtime(&m),
+            Err(e) => {
+                self.complete = false;
+                self.warnings
+                    .push(io_warning(path, &e, "cannot read folder"));
+                return;
+            }
+        };
+        let listing = match std::fs::read_dir(path) {
+            Ok(l) => l,
+            Err(e) => {
+                self.complete = false;
+                self.warnings
+                    .push(io_warning(path, &e, "cannot read folder"));
+                return;
+            }
+        };
+        let series_rel = rel.split_once('/').map_or("", |(_, r)| r).to_owned();
+        self.subdirs.push((series_rel, m));
+        let season = season_from_folder(name).or(parent_season);
+        self.walk_listing(listing, path, canonical, rel, season, depth + 1);
+    }
+
+    /// Symlinks are followed only inside the library root, never into a folder already on the
+    /// walk (loops) or already walked.
+    fn follow_symlink(
+        &mut self,
+        path: &Path,
+        parent_canonical: &Path,
+        name: &str,
+        rel: &str,
+        season: Option<u32>,
+        depth: usize,
+    ) {
+        let target = match std::fs::canonicalize(path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.warnings
+                    .push(io_warning(path, &e, "broken symlink: not followed"));
+                return;
+            }
+        };
+        if !target.starts_with(self.canonical_root) {
+            self.warnings.push(warning(
+                path,
+                "symlink points outside the library root: not followed",
+            ));
+            return;
+        }
+        if target.is_dir() {
+            if parent_canonical.starts_with(&target) {
+                self.warnings.push(warning(
+                    path,
+                    "symlink loop (points to a parent folder): not followed",
+                ));
+                return;
+            }
+            if target.starts_with(self.series_canonical) || !self.followed.insert(target.clone()) {
+                self.warnings.push(warning(
+                    path,
+                    "symlink to a folder that is scanned anyway: not followed",
+                ));
+                return;
+            }
+            self.enter_dir(path, &target, name, rel, season, depth);
+        } else {
+            self.add_file(name, rel.to_owned(), season);
+        }
+    }
+
+    fn add_file(&mut self, name: &str, rel: String, season: Option<u32>) {
+        if !is_video(name) || is_sample(name) {
+            return;
+        }
+        match parse_episode(name, season) {
+            Some(parsed) => {
+                for episode in parsed.episodes {
+                    self.episodes.push(LocalEpisode {
+                        season: parsed.season,
+                        episode,
+                        path: rel.clone(),
+                    });
+                }
+            }
+            None => self.unparsed.push(rel),
+        }
+    }
+}
+
+/// Hidden entries, NAS metadata folders and partial downloads are never part of a scan.
+fn is_ignored_name(name: &str) -> bool {
+    name.starts_with('.')
+        || IGNORED_FOLDERS.iter().any(|f| name.eq_ignore_ascii_case(f))
+        || name.ends_with(".part")
+}
+
+fn utf8_name(name: OsString, path: &Path, warnings: &mut Vec<ScanWarning>) -> Option<String> {
+    match name.into_string() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            warnings.push(warning(path, "name is not valid UTF-8: skipped"));
+            None
+        }
+    }
+}
+
+fn warning(path: &Path, message: &str) -> ScanWarning {
+    ScanWarning {
+        path: path.to_path_buf(),
+        message: message.to_owned(),
+    }
+}
+
+/// Maps an I/O error while scanning to a warning that names the path and the cause.
+pub(crate) fn io_warning(path: &Path, error: &std::io::Error, what: &str) -> ScanWarning {
+    ScanWarning {
+        path: path.to_path_buf(),
+        message: format!("{what}: {error}"),
+    }
+}
+
+/// Nanoseconds since the epoch (negative before it); 0 when the platform has no mtime.
+fn mtime(meta: &std::fs::Metadata) -> i128 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        },
+        Err(_) => 0,
+    }
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// The metadata file's mtime, or -1 when there is none (so adding one changes the fingerprint).
+fn metadata_mtime(folder: &Path) -> i128 {
+    std::fs::metadata(folder.join(METADATA_FILE)).map_or(-1, |m| mtime(&m))
+}
+
+/// The fingerprint the folder would have now if its subfolders are still the remembered ones;
+/// `None` when something remembered is gone.
+fn remembered_fingerprint(folder: &Path, subdirs: &[String]) -> Option<String> {
+    let mut fingerprint = Fingerprint::new();
+    fingerprint.add("", mtime(&std::fs::metadata(folder).ok()?));
+    fingerprint.add(METADATA_FILE, metadata_mtime(folder));
+    for rel in subdirs {
+        fingerprint.add(rel, mtime(&std::fs::metadata(folder.join(rel)).ok()?));
+    }
+    Some(fingerprint.finish())
+}
+
+/// FNV-1a over (relative path, mtime) pairs: stable across runs and Rust versions.
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    fn new() -> Self {
+        let mut f = Fingerprint(0xcbf2_9ce4_8422_2325);
+        f.bytes(SCAN_FORMAT.as_bytes());
+        f
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn add(&mut self, rel: &str, mtime: i128) {
+        self.bytes(rel.as_bytes());
+        self.bytes(&[0]);
+        self.bytes(&mtime.to_le_bytes());
+    }
+
+    fn finish(self) -> String {
+        format!("{SCAN_FORMAT}:{:016x}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    struct Lib {
+        dir: tempfile::TempDir,
+    }
+
+    impl Lib {
+        fn new() -> Self {
+            Lib {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn root(&self) -> PathBuf {
+            self.dir.path().join("library")
+        }
+
+        fn file(&self, rel: &str) -> PathBuf {
+            let path = self.root().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"x").unwrap();
+            path
+        }
+
+        fn dir(&self, rel: &str) -> PathBuf {
+            let path = self.root().join(rel);
+            std::fs::create_dir_all(&path).unwrap();
+            path
+        }
+
+        fn meta(&self, folder: &str, key: &str) {
+            let m = SeriesMetadata {
+                key: SeriesKey::parse(key).unwrap(),
+                site: "aniworld".into(),
+                name: format!("Name of {key}"),
+                year: Some(2013),
+            };
+            m.write(&self.dir(folder)).unwrap();
+        }
+
+        fn scanner(&self) -> LibraryScanner {
+            std::fs::create_dir_all(self.root()).unwrap();
+            LibraryScanner::new(self.root()).unwrap()
+        }
+
+        fn scan(&self) -> ScanReport {
+            self.scanner().scan_fresh().unwrap()
+        }
+
+        /// Moves every modification time in the library an hour back, out of the racy window.
+        fn age(&self) {
+            let past = SystemTime::now() - Duration::from_secs(3600);
+            for entry in walkdir::WalkDir::new(self.root()) {
+                let entry = entry.unwrap();
+                if entry.path_is_symlink() {
+                    continue;
+                }
+                let f = std::fs::File::open(entry.path()).unwrap();
+                f.set_modified(past).unwrap();
+            }
+        }
+    }
+
+    fn series<'r>(report: &'r ScanReport, folder: &str) -> &'r ScannedSeries {
+        report
+            .series
+            .iter()
+            .find(|s| s.folder == folder)
+            .unwrap_or_else(|| panic!("no series {folder:?} in {report:#?}"))
+    }
+
+    fn pairs(s: &ScannedSeries) -> Vec<(u32, u32)> {
+        s.episodes.iter().map(|e| (e.season, e.episode)).collect()
+    }
+
+    fn has_warning(report: &ScanReport, needle: &str) -> bool {
+        report.warnings.iter().any(|w| w.message.contains(needle))
+    }
+
+    #[test]
+    fn reads_identity_from_metadata_file() {
+        let lib = Lib::new();
+        lib.meta("Attack on Titan (2013)", "attack-on-titan");
+        lib.file("Attack on Titan (2013)/S01E01.mkv");
+        let report = lib.scan();
+        let s = series(&report, "Attack on Titan (2013)");
+        assert_eq!(s.key.as_ref().unwrap().as_str(), "attack-on-titan");
+        assert_eq!(s.site.as_deref(), Some("aniworld"));
+        assert_eq!(s.name, "Name of attack-on-titan");
+        assert_eq!(s.year, Some(2013));
+        assert_eq!(s.suggested_key, None);
+    }
+
+    #[test]
+    fn unmatched_folder_gets_a_suggested_key() {
+        let lib = Lib::new();
+        lib.file("Mädchen Show (2020)/S01E01.mkv");
+        let report = lib.scan();
+        let s = series(&report, "Mädchen Show (2020)");
+        assert_eq!(s.key, None);
+        assert_eq!(s.name, "Mädchen Show (2020)");
+        assert_eq!(
+            s.suggested_key.as_ref().unwrap().as_str(),
+            "maedchen-show-2020"
+        );
+    }
+
+    #[test]
+    fn broken_metadata_file_is_a_warning_and_the_folder_counts_as_unmatched() {
+        let lib = Lib::new();
+        lib.file("Show/S01E01.mkv");
+        std::fs::write(lib.root().join("Show").join(METADATA_FILE), "{oops").unwrap();
+        let report = lib.scan();
+        assert_eq!(series(&report, "Show").key, None);
+        assert!(has_warning(&report, "metadata file ignored"));
+    }
+
+    #[test]
+    fn finds_videos_flat_and_in_season_folders_at_any_depth() {
+        let lib = Lib::new();
+        lib.file("Show/Show S01E01.mkv");
+        lib.file("Show/Season 02/Episode 3.mp4");
+        lib.file("Show/Staffel 3/Folge 4.avi");
+        lib.file("Show/Season 04/extra/deeper/E05.webm");
+        lib.file("Show/Specials/Film 1.mov");
+        lib.file("Show/Show - 2x06.ts");
+        lib.file("Show/Show s5e7.m4v");
+        let report = lib.scan();
+        assert_eq!(
+            pairs(series(&report, "Show")),
+            vec![(0, 1), (1, 1), (2, 3), (2, 6), (3, 4), (4, 5), (5, 7)]
+        );
+        let s = series(&report, "Show");
+        assert!(
+            s.episodes
+                .iter()
+                .any(|e| e.path == "Show/Season 02/Episode 3.mp4")
+        );
+    }
+
+    #[test]
+    fn multi_episode_file_lists_each_episode_with_the_same_path() {
+        let lib = Lib::new();
+        lib.file("Show/Show S01E05-E06.mkv");
+        let report = lib.scan();
+        let s = series(&report, "Show");
+        assert_eq!(pairs(s), vec![(1, 5), (1, 6)]);
+        assert!(
+            s.episodes
+                .iter()
+                .all(|e| e.path == "Show/Show S01E05-E06.mkv")
+        );
+    }
+
+    #[test]
+    fn ignores_hidden_nas_partial_sample_and_non_video_files() {
+        let lib = Lib::new();
+        lib.file("Show/.hidden/S01E01.mkv");
+        lib.file("Show/.S01E02.mkv");
+        lib.file("Show/@eaDir/S01E03.mkv");
+        lib.file("Show/S01E04.mp4.part");
+        lib.file("Show/Sample/S01E05.mkv");
+        lib.file("Show/S01E06.sample.mkv");
+        lib.file("Show/S01E07.srt");
+        lib.file("Show/cover.jpg");
+        lib.file(".hidden-series/S01E01.mkv");
+        lib.file("@eaDir/S01E01.mkv");
+        let report = lib.scan();
+        assert_eq!(report.series.len(), 1);
+        let s = series(&report, "Show");
+        assert!(s.episodes.is_empty(), "{s:?}");
+        assert!(s.unparsed.is_empty(), "{s:?}");
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn unparsed_videos_are_reported_not_dropped() {
+        let lib = Lib::new();
+        lib.file("Show/Season 01/random clip.mkv");
+        lib.file("Show/behind the scenes.mp4");
+        let report = lib.scan();
+        assert_eq!(
+            series(&report, "Show").unparsed,
+            vec![
+                "Show/Season 01/random clip.mkv".to_owned(),
+                "Show/behind the scenes.mp4".to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn video_in_library_root_is_a_warning() {
+        let lib = Lib::new();
+        lib.file("Loose S01E01.mkv");
+        lib.file("notes.txt");
+        let report = lib.scan();
+        assert!(report.series.is_empty());
+        assert!(has_warning(&report, "directly in the library root"));
+        assert_eq!(report.warnings.len(), 1);
+    }
+
+    #[test]
+    fn series_are_sorted_by_folder() {
+        let lib = Lib::new();
+        for name in ["b", "C", "a"] {
+            lib.dir(name);
+        }
+        let folders: Vec<_> = lib.scan().series.into_iter().map(|s| s.folder).collect();
+        assert_eq!(folders, vec!["C", "a", "b"]);
+    }
+
+    #[test]
+    fn unicode_long_and_dot_dot_names() {
+        let lib = Lib::new();
+        lib.file("進撃の巨人/進撃の巨人 S01E01 ✨.mkv");
+        let long = format!("{} S01E02.mkv", "ä".repeat(110));
+        lib.file(&format!("進撃の巨人/{long}"));
+        lib.file("進撃の巨人/x..S01E03...mkv");
+        lib.file("進撃の巨人/a..b/c.. S01E04.mkv");
+        lib.file("...dots/S01E01.mkv");
+        let report = lib.scan();
+        let s = series(&report, "進撃の巨人");
+        assert_eq!(pairs(s), vec![(1, 1), (1, 2), (1, 3), (1, 4)]);
+        assert!(
+            s.episodes
+                .iter()
+                .any(|e| e.path == format!("進撃の巨人/{long}"))
+        );
+        assert!(report.series.iter().all(|s| s.folder != "...dots"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_names_are_warnings() {
+        use std::os::unix::ffi::OsStrExt;
+        let lib = Lib::new();
+        let show = lib.dir("Show");
+        let bad = std::ffi::OsStr::from_bytes(b"bad \xff S01E01.mkv");
+        std::fs::write(show.join(bad), b"x").unwrap();
+        let report = lib.scan();
+        assert!(series(&report, "Show").episodes.is_empty());
+        assert!(has_warning(&report, "not valid UTF-8"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loop_is_a_warning_and_terminates() {
+        let lib = Lib::new();
+        lib.file("Show/Season 01/S01E01.mkv");
+        std::os::unix::fs::symlink("..", lib.root().join("Show/Season 01/up")).unwrap();
+        std::os::unix::fs::symlink(".", lib.root().join("Show/self")).unwrap();
+        let report = lib.scan();
+        assert_eq!(pairs(series(&report, "Show")), vec![(1, 1)]);
+        assert!(
+            has_warning(&report, "symlink loop"),
+            "{:?}",
+            report.warnings
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_cycle_between_series_terminates() {
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        lib.file("B/S01E02.mkv");
+        std::os::unix::fs::symlink(lib.root().join("B"), lib.root().join("A/to-b")).unwrap();
+        std::os::unix::fs::symlink(lib.root().join("A"), lib.root().join("B/to-a")).unwrap();
+        let report = lib.scan();
+        assert_eq!(report.series.len(), 2);
+        assert!(!report.warnings.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_root_are_not_followed() {
+        let lib = Lib::new();
+        let outside = lib.dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("Secret S01E01.mkv"), b"x").unwrap();
+        lib.dir("Show");
+        std::os::unix::fs::symlink(&outside, lib.root().join("Show/escape")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.join("Secret S01E01.mkv"),
+            lib.root().join("Show/file-escape S01E01.mkv"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&outside, lib.root().join("Outside Series")).unwrap();
+        std::os::unix::fs::symlink("/", lib.root().join("Root")).unwrap();
+        let report = lib.scan();
+        assert_eq!(report.series.len(), 1);
+        assert!(series(&report, "Show").episodes.is_empty());
+        let escapes = report
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("outside the library root"))
+            .count();
+        assert_eq!(escapes, 4, "{:?}", report.warnings);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_inside_the_root_are_followed() {
+        let lib = Lib::new();
+        lib.file("Store/Season 01/S01E01.mkv");
+        lib.dir("Show");
+        std::os::unix::fs::symlink(
+            lib.root().join("Store/Season 01"),
+            lib.root().join("Show/Season 01"),
+        )
+        .unwrap();
+        let report = lib.scan();
+        let s = series(&report, "Show");
+        assert_eq!(pairs(s), vec![(1, 1)]);
+        assert_eq!(s.episodes[0].path, "Show/Season 01/S01E01.mkv");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlink_is_a_warning() {
+        let lib = Lib::new();
+        lib.dir("Show");
+        std::os::unix::fs::symlink("/nonexistent/target", lib.root().join("Show/gone")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/series", lib.root().join("Gone Series")).unwrap();
+        let report = lib.scan();
+        assert_eq!(report.series.len(), 1);
+        let broken = report
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("broken symlink"));
+        assert_eq!(broken.count(), 2, "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn too_deep_nesting_is_a_warning() {
+        let lib = Lib::new();
+        let deep = (0..MAX_DEPTH + 2)
+            .map(|i| format!("d{i}"))
+            .collect::<Vec<_>>()
+            .join("/");
+        lib.file(&format!("Show/{deep}/S01E01.mkv"));
+        lib.file("Show/S01E02.mkv");
+        let report = lib.scan();
+        assert_eq!(pairs(series(&report, "Show")), vec![(1, 2)]);
+        assert!(has_warning(&report, "nested deeper"));
+    }
+
+    // Tests run as root, where permission bits do not make a folder unreadable. Instead the real
+    // I/O error path is driven by a folder that vanishes between listing and reading (a race any
+    // live library can hit), and the error-to-warning mapping is checked for PermissionDenied.
+    #[test]
+    fn folder_that_cannot_be_read_is_a_warning_not_a_failure() {
+        let lib = Lib::new();
+        let scanner = lib.scanner();
+        let gone = lib.root().join("Vanished");
+        match scanner.scan_series_folder("Vanished", &gone, &gone, now_ns()) {
+            FolderResult::Failed(w) => {
+                assert_eq!(w.path, gone);
+                assert!(
+                    w.message.contains("cannot read series folder"),
+                    "{}",
+                    w.message
+                );
+            }
+            _ => panic!("a folder that cannot be read must fail with a warning"),
+        }
+    }
+
+    #[test]
+    fn io_errors_become_warnings_naming_path_and_cause() {
+        let err = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let w = io_warning(Path::new("/lib/Show"), &err, "cannot read folder");
+        assert_eq!(w.path, Path::new("/lib/Show"));
+        assert!(w.message.starts_with("cannot read folder: "));
+        assert!(
+            w.message.to_lowercase().contains("permission denied"),
+            "{}",
+            w.message
+        );
+    }
+
+    #[test]
+    fn missing_or_non_folder_library_is_an_error_naming_the_path() {
+        let lib = Lib::new();
+        let missing = lib.dir.path().join("nope");
+        let err = LibraryScanner::new(&missing).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let file = lib.dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = LibraryScanner::new(&file).unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unchanged_folders_are_reused_on_rescan() {
+        let lib = Lib::new();
+        lib.meta("A", "a-key");
+        lib.file("A/Season 01/S01E01.mkv");
+        lib.file("B/S01E01.mkv");
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let first = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(first.folders_rescanned, 2);
+        let second = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(second.folders_unchanged, 2);
+        assert_eq!(second.folders_rescanned, 0);
+        assert_eq!(first.series, second.series);
+    }
+
+    #[tokio::test]
+    async fn changes_in_a_season_folder_are_picked_up() {
+        let lib = Lib::new();
+        lib.file("A/Season 01/S01E01.mkv");
+        lib.file("B/S01E01.mkv");
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        lib.scanner().scan(&store).await.unwrap();
+        lib.file("A/Season 01/S01E02.mkv");
+        let report = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(report.folders_rescanned, 1);
+        assert_eq!(report.folders_unchanged, 1);
+        assert_eq!(pairs(series(&report, "A")), vec![(1, 1), (1, 2)]);
+    }
+
+    #[tokio::test]
+    async fn metadata_edited_in_place_is_picked_up() {
+        let lib = Lib::new();
+        lib.meta("A", "old-key");
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        lib.scanner().scan(&store).await.unwrap();
+        // Rewrites the file without touching the folder's own mtime.
+        std::fs::write(
+            lib.root().join("A").join(METADATA_FILE),
+            r#"{"key":"new-key","site":"sto","name":"A"}"#,
+        )
+        .unwrap();
+        let report = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(
+            series(&report, "A").key.as_ref().unwrap().as_str(),
+            "new-key"
+        );
+    }
+
+    #[tokio::test]
+    async fn recently_modified_folders_are_read_again() {
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        let store = Store::open_memory().await.unwrap();
+        lib.scanner().scan(&store).await.unwrap();
+        let report = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(report.folders_rescanned, 1);
+    }
+
+    #[tokio::test]
+    async fn removed_folders_are_forgotten() {
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        lib.file("B/S01E01.mkv");
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let scanner = lib.scanner();
+        scanner.scan(&store).await.unwrap();
+        std::fs::remove_dir_all(lib.root().join("B")).unwrap();
+        let report = scanner.scan(&store).await.unwrap();
+        assert_eq!(report.series.len(), 1);
+        let remembered = store
+            .scan_state()
+            .load(&scanner.library_id())
+            .await
+            .unwrap();
+        assert_eq!(remembered.keys().collect::<Vec<_>>(), vec!["A"]);
+    }
+
+    #[test]
+    fn progress_is_reported_per_folder() {
+        let lib = Lib::new();
+        lib.dir("A");
+        lib.dir("B");
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = seen.clone();
+        let scanner = lib.scanner().with_progress(Arc::new(move |_, total, _| {
+            assert_eq!(total, 2);
+            counter.fetch_add(1, Ordering::Relaxed);
+        }));
+        scanner.scan_fresh().unwrap();
+        assert_eq!(seen.load(Ordering::Relaxed), 2);
+    }
+}

@@ -1,0 +1,131 @@
+//! The config document as OpenAPI types. Mirrors `aniworld_core::config::Config` key by key; every
+//! field is optional so `PUT` can take a partial document (given keys replace the current ones).
+//! Converted through JSON, so the names are the core's serde names.
+
+use std::collections::BTreeMap;
+
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Object, Serialize, Deserialize)]
+#[oai(rename = "Config", deny_unknown_fields)]
+pub struct ConfigDoc {
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibrarySection>,
+    /// Provider id → settings.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<BTreeMap<String, ProviderSection>>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download: Option<DownloadSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<PluginsSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scripts: Option<ScriptsSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSection>,
+}
+
+macro_rules! section {
+    ($(#[$doc:meta])* $name:ident $oai_name:literal { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, Object, Serialize, Deserialize)]
+        #[oai(rename = $oai_name, deny_unknown_fields)]
+        pub struct $name {
+            $(
+                $(#[$fdoc])*
+                #[oai(skip_serializing_if_is_none)]
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )*
+        }
+    };
+}
+
+section!(LibrarySection "LibraryConfig" {
+    /// Library root; every top-level folder is a series.
+    path: String,
+    /// File name template relative to the library root (`{folder}`, `{title}`, `{season:02}`, ...).
+    naming_template: String,
+});
+
+section!(ProviderSection "ProviderConfig" {
+    base_url: String,
+    enabled: bool,
+    /// Requests per second to this site.
+    rate_limit: f64,
+    /// Request timeout, seconds.
+    timeout: u64,
+    retries: u32,
+});
+
+section!(DownloadSection "DownloadConfig" {
+    /// Ordered language preference (`German Dub`, `German Sub`, `English Sub`, `English Dub`).
+    languages: Vec<String>,
+    /// Ordered hoster preference.
+    hosters: Vec<String>,
+    max_parallel: u32,
+    segment_parallelism: u32,
+    /// Bytes per second; 0 = unlimited.
+    rate_limit: u64,
+    attempts_per_candidate: u32,
+    /// Highest HLS variant height; 0 = best.
+    max_height: u32,
+    /// `none`, `mp4` or `mkv`.
+    remux: String,
+});
+
+section!(PluginsSection "PluginsConfig" {
+    dir: String,
+    call_timeout_ms: u64,
+});
+
+section!(ScriptsSection "ScriptsConfig" {
+    dir: String,
+    time_limit_ms: u64,
+    max_operations: u64,
+    watch: bool,
+    settings: BTreeMap<String, String>,
+});
+
+section!(AuthSection "AuthConfig" {
+    /// Token lifetime, seconds.
+    token_ttl: u64,
+    bcrypt_cost: u32,
+    max_failed_logins_per_minute: u32,
+});
+
+section!(ServerSection "ServerConfig" {
+    bind: String,
+    /// Allowed CORS origins; empty = CORS off.
+    cors_origins: Vec<String>,
+    /// Largest accepted request body, bytes.
+    body_limit: u64,
+    /// Request timeout, seconds.
+    request_timeout: u64,
+});
+
+section!(DatabaseSection "DatabaseConfig" {
+    /// Empty = SQLite in the data dir. Passwords are shown as `***`; sending `***` back keeps the stored one.
+    url: String,
+    redis_url: String,
+});
+
+section!(CacheSection "CacheConfig" {
+    /// Seconds scraped series info stays fresh.
+    series_ttl: u64,
+});

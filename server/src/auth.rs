@@ -1,0 +1,301 @@
+//! Master password, JWT sessions and the login rate limiter.
+//!
+//! The password hash lives in the `settings` table, the signing secret in `DATA_DIR/jwt_secret`
+//! (0600). Every token names a session row; logout revokes it. Neither the hash nor the secret is
+//! ever put into a response or a log line.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use aniworld_core::storage::{Store, now};
+use aniworld_core::{Error, Result};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+const PASSWORD_SETTING: &str = "auth.master_password_hash";
+const SECRET_FILE: &str = "jwt_secret";
+const MIN_PASSWORD_CHARS: usize = 8;
+/// bcrypt only looks at the first 72 bytes; longer passwords would silently collide.
+const MAX_PASSWORD_BYTES: usize = 72;
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// What a token carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    /// Session id (row in `sessions`).
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// A freshly issued token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub session_id: String,
+    pub expires_at: i64,
+}
+
+pub struct AuthService {
+    store: Store,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// Sessions known to be live: id → expiry. Saves a database read per request.
+    live_sessions: RwLock<HashMap<String, i64>>,
+    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService").finish_non_exhaustive()
+    }
+}
+
+/// Reads `DATA_DIR/jwt_secret`, generating it (32 random bytes, hex, mode 0600) on first start.
+pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>> {
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = text.trim().as_bytes().to_vec();
+            if secret.len() < 32 {
+                return Err(Error::invalid(
+                    path.display().to_string(),
+                    "the JWT secret file is too short (delete it to generate a new one)",
+                ));
+            }
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes: [u8; 32] = rand::random();
+            let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options.open(&path).map_err(|e| Error::io(&path, e))?;
+            file.write_all(secret.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| Error::io(&path, e))?;
+            tracing::info!(path = %path.display(), "generated a new JWT signing secret");
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn check_password_shape(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid(
+            "password",
+            format!("the password needs at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid(
+            "password",
+            format!("the password may have at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+impl AuthService {
+    pub fn new(store: Store, secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        AuthService {
+            store,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            live_sessions: RwLock::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn is_setup(&self) -> Result<bool> {
+        Ok(self.store.settings().get(PASSWORD_SETTING).await?.is_some())
+    }
+
+    /// Sets the master password; refused (409) once one is set.
+    pub async fn setup(&self, password: String, bcrypt_cost: u32) -> Result<(), ApiError> {
+        check_password_shape(&password)?;
+        if self.is_setup().await? {
+            return Err(already_set_up());
+        }
+        let hash = tokio::task::spawn_blocking(move || bcrypt::hash(password, bcrypt_cost))
+            .await
+            .map_err(|e| ApiError::internal(format!("password hashing task failed: {e}")))?
+            .map_err(|e| ApiError::internal(format!("password hashing failed: {e}")))?;
+        if self
+            .store
+            .settings()
+            .set_if_absent(PASSWORD_SETTING, &hash)
+            .await?
+        {
+            tracing::info!("master password set");
+            Ok(())
+        } else {
+            Err(already_set_up())
+        }
+    }
+
+    /// Seconds until `client` may try again, when it is rate limited.
+    pub fn retry_after(&self, client: Option<IpAddr>, max_failures: u32) -> Option<u64> {
+        let client = client?;
+        let mut failures = self.failures.lock().expect("rate limiter lock");
+        let entries = failures.get_mut(&client)?;
+        let now = Instant::now();
+        while entries
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
+        {
+            entries.pop_front();
+        }
+        if entries.len() >= max_failures.max(1) as usize {
+            let oldest = *entries.front()?;
+            let left = RATE_WINDOW.saturating_sub(now.duration_since(oldest));
+            Some(left.as_secs().max(1) + u64::from(left.subsec_nanos() > 0))
+        } else {
+            None
+        }
+    }
+
+    fn record_failure(&self, client: Option<IpAddr>) {
+        if let Some(client) = client {
+            let mut failures = self.failures.lock().expect("rate limiter lock");
+            // Bounded memory under a flood of addresses: forget everyone idle for a window.
+            if failures.len() > 10_000 {
+                let now = Instant::now();
+                failures.retain(|_, v| {
+                    v.back()
+                        .is_some_and(|t| now.duration_since(*t) < RATE_WINDOW)
+                });
+            }
+            failures
+                .entry(client)
+                .or_default()
+                .push_back(Instant::now());
+        }
+    }
+
+    /// Checks the password and issues a token bound to a new session.
+    pub async fn login(
+        &self,
+        password: String,
+        client: Option<IpAddr>,
+        ttl_secs: u64,
+        max_failures: u32,
+    ) -> Result<IssuedToken, ApiError> {
+        if let Some(secs) = self.retry_after(client, max_failures) {
+            tracing::warn!(client = ?client, "login refused: rate limited");
+            return Err(ApiError::rate_limited(secs));
+        }
+        let Some(hash) = self.store.settings().get(PASSWORD_SETTING).await? else {
+            return Err(ApiError::conflict(
+                "setup_required",
+                "no master password is set yet; call POST /api/auth/setup first",
+            ));
+        };
+        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+            .await
+            .map_err(|e| ApiError::internal(format!("password check task failed: {e}")))?
+            .unwrap_or(false);
+        if !ok {
+            self.record_failure(client);
+            tracing::warn!(client = ?client, "failed login");
+            return Err(ApiError::unauthorized("wrong password"));
+        }
+        if let Some(c) = client {
+            self.failures.lock().expect("rate limiter lock").remove(&c);
+        }
+        let iat = now();
+        let exp = iat.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
+        let sid = uuid::Uuid::new_v4().to_string();
+        let claims = Claims {
+            sub: "admin".to_owned(),
+            sid: sid.clone(),
+            iat,
+            exp,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(format!("cannot sign token: {e}")))?;
+        let client_text = client.map(|c| c.to_string());
+        self.store
+            .sessions()
+            .create(&sid, client_text.as_deref(), exp)
+            .await?;
+        self.live_sessions
+            .write()
+            .expect("session cache lock")
+            .insert(sid.clone(), exp);
+        Ok(IssuedToken {
+            token,
+            session_id: sid,
+            expires_at: exp,
+        })
+    }
+
+    /// Validates a token: signature, expiry, and a live (unrevoked) session.
+    pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ApiError::unauthorized("invalid or expired token"))?;
+        let claims = data.claims;
+        let t = now();
+        let cached = self
+            .live_sessions
+            .read()
+            .expect("session cache lock")
+            .get(&claims.sid)
+            .copied();
+        match cached {
+            Some(exp) if exp > t => return Ok(claims),
+            Some(_) => {
+                self.live_sessions
+                    .write()
+                    .expect("session cache lock")
+                    .remove(&claims.sid);
+                return Err(ApiError::unauthorized("session expired"));
+            }
+            None => {}
+        }
+        match self.store.sessions().get(&claims.sid).await? {
+            Some(s) if s.is_valid_at(t) => {
+                self.live_sessions
+                    .write()
+                    .expect("session cache lock")
+                    .insert(s.id, s.expires_at);
+                Ok(claims)
+            }
+            _ => Err(ApiError::unauthorized("session revoked or expired")),
+        }
+    }
+
+    pub async fn logout(&self, session_id: &str) -> Result<()> {
+        self.live_sessions
+            .write()
+            .expect("session cache lock")
+            .remove(session_id);
+        self.store.sessions().revoke(session_id).await?;
+        Ok(())
+    }
+}
+
+fn already_set_up() -> ApiError {
+    ApiError::conflict(
+        "already_setup",
+        "the master password is already set; log in instead",
+    )
+}

@@ -1,0 +1,20 @@
+//! Black-box tests of the REST + WebSocket API: the application built by `App::build` served on
+//! 127.0.0.1:0 with a temp data dir (and the real binary where that matters).
+
+#[path = "api/support.rs"]
+mod support;
+
+#[path = "api/anime.rs"]
+mod anime;
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/config.rs"]
+mod config;
+#[path = "api/errors.rs"]
+mod errors;
+#[path = "api/spec.rs"]
+mod spec;
+#[path = "api/system.rs"]
+mod system;
+#[path = "api/websocket.rs"]
+mod websocket;

@@ -1,0 +1,131 @@
+//! Bad input of every kind gets a 4xx with the JSON error body.
+
+use serde_json::json;
+
+use crate::support::{assert_error, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/api/auth/setup"))
+        .header("content-type", "application/json")
+        .body("{\"password\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn wrong_types_are_a_bad_request() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/api/auth/setup"))
+        .json(&json!({ "password": ["a", "b"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+    let token = app.token().await;
+    let r = app
+        .put(
+            "/api/config",
+            &token,
+            json!({ "download": { "max_parallel": "many" } }),
+        )
+        .await;
+    assert_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn missing_content_type_is_rejected_with_json_body() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/api/auth/setup"))
+        .body("{\"password\": \"long enough password\"}")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!((400..500).contains(&status), "{status}");
+    assert_error(r, status).await;
+}
+
+#[tokio::test]
+async fn oversized_body_is_payload_too_large() {
+    let mut config = crate::support::base_config();
+    config["server"] = json!({ "body_limit": 1024 });
+    let app = spawn_app_with(config).await;
+    let big = "x".repeat(4096);
+    let r = app
+        .http
+        .post(app.url("/api/auth/setup"))
+        .json(&json!({ "password": big }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 413).await;
+}
+
+#[tokio::test]
+async fn oversized_chunked_body_is_payload_too_large() {
+    let mut config = crate::support::base_config();
+    config["server"] = json!({ "body_limit": 1024 });
+    let app = spawn_app_with(config).await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 512])).collect();
+    let r = app
+        .http
+        .post(app.url("/api/auth/setup"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 413).await;
+}
+
+#[tokio::test]
+async fn unknown_route_is_not_found_with_json_body() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    assert_error(r, 404).await;
+}
+
+#[tokio::test]
+async fn wrong_method_is_rejected_with_json_body() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .delete(app.url("/api/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!(status == 405 || status == 404, "{status}");
+    assert_error(r, status).await;
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_rejected_without_crashing() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let r = app
+        .http
+        .put(app.url("/api/config"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!((400..500).contains(&status), "{status}");
+    assert_error(r, status).await;
+    assert_eq!(app.get("/health", &token).await.status(), 200);
+}
