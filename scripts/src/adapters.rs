@@ -114,7 +114,7 @@ impl Provider for ScriptProvider {
                 .collect(),
             other => other,
         };
-        decode(&self.script, "search", Value::from(items))
+        decode(&self.script, "search", items)
     }
 
     async fn series(&self, key: &SeriesKey) -> Result<SeriesInfo> {

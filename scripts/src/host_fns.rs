@@ -276,9 +276,7 @@ pub fn register(
     engine.register_fn(
         "html_select_text",
         |html: &str, css: &str| -> FnResult<Array> {
-            Ok(with_selection(html, css, |e| {
-                Dynamic::from(element_text(e))
-            })?)
+            with_selection(html, css, |e| Dynamic::from(element_text(e)))
         },
     );
     engine.register_fn(

@@ -37,7 +37,6 @@ fn plugins_dir(crates: &[&str]) -> tempfile::TempDir {
 mod loader {
     use super::*;
     use aniworld_core::registry::{Registry, Source};
-    use aniworld_core::traits::Provider;
     use aniworld_plugins::{PluginHost, PluginHostConfig, PluginState};
 
     fn host(dir: &Path, timeout_ms: u64) -> (PluginHost, Registry) {
