@@ -72,12 +72,21 @@ fn curl_seconds(url: &str, out: &Path) -> Option<f64> {
 
 fn spot_check(path: &Path, video: &str, size: u64) {
     let mut f = std::fs::File::open(path).expect("downloaded file");
-    assert_eq!(f.metadata().unwrap().len(), size, "size of {}", path.display());
+    assert_eq!(
+        f.metadata().unwrap().len(),
+        size,
+        "size of {}",
+        path.display()
+    );
     for offset in [0, size / 3, size / 2, size.saturating_sub(4096)] {
         let mut buf = vec![0u8; 4096.min(size as usize)];
         f.seek(SeekFrom::Start(offset)).unwrap();
         f.read_exact(&mut buf).unwrap();
-        assert_eq!(buf, media::mp4_bytes(video, offset, buf.len()), "bytes at {offset}");
+        assert_eq!(
+            buf,
+            media::mp4_bytes(video, offset, buf.len()),
+            "bytes at {offset}"
+        );
     }
 }
 
@@ -117,7 +126,10 @@ fn main() {
     };
 
     println!("download benchmark (loopback, fixture in-process on its own runtime)");
-    println!("baseline RSS before downloading: {} kB", current_rss_kb().unwrap_or(0));
+    println!(
+        "baseline RSS before downloading: {} kB",
+        current_rss_kb().unwrap_or(0)
+    );
 
     // --- MP4 -----------------------------------------------------------------------------
     let size = env_num("BENCH_MP4_BYTES", 1 << 30);
@@ -155,12 +167,16 @@ fn main() {
         }
         _ => println!("  curl not found or failed: skipping the curl baseline"),
     }
-    println!("  peak RSS (VmHWM) during the MP4 download: {:.1} MB (target < 60 MB)", peak_mp4 as f64 / 1000.0);
+    println!(
+        "  peak RSS (VmHWM) during the MP4 download: {:.1} MB (target < 60 MB)",
+        peak_mp4 as f64 / 1000.0
+    );
 
     // --- HLS -----------------------------------------------------------------------------
     let segments = env_num("BENCH_HLS_SEGMENTS", 500);
     let segment_size: u64 = 188 * 1024;
-    site.state.set_knob("hls.segment_size", segment_size.to_string());
+    site.state
+        .set_knob("hls.segment_size", segment_size.to_string());
     let video = format!("bench-aes-segs-{segments}");
     let total = segments * segment_size;
     println!(
@@ -171,7 +187,8 @@ fn main() {
     let mut peak_hls = 0;
     for delay in [0u64, 10] {
         if delay > 0 {
-            site.state.set_knob("hls.segment_delay_ms", delay.to_string());
+            site.state
+                .set_knob("hls.segment_delay_ms", delay.to_string());
         }
         let mut times = Vec::new();
         for parallelism in [1u32, 8] {
@@ -199,7 +216,10 @@ fn main() {
         println!("    parallelism 8 vs 1: {:.1}x faster", times[0] / times[1]);
     }
     site.state.clear_knob("hls.segment_delay_ms");
-    println!("  peak RSS (VmHWM) during HLS downloads: {:.1} MB (target < 60 MB)", peak_hls as f64 / 1000.0);
+    println!(
+        "  peak RSS (VmHWM) during HLS downloads: {:.1} MB (target < 60 MB)",
+        peak_hls as f64 / 1000.0
+    );
     drop(site);
     fixture_rt.shutdown_timeout(Duration::from_secs(1));
 }

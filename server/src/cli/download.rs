@@ -71,8 +71,10 @@ pub fn parse_episodes(spec: &str) -> Result<Vec<u32>, String> {
 }
 
 /// Providers and hosters the CLI can use: the built-ins.
-fn registry(_config: &Config) -> Result<Registry, CliError> {
+fn registry(config: &Config) -> Result<Registry, CliError> {
     let registry = Registry::new();
+    aniworld_core::providers::register_builtin(&registry, config)?;
+    aniworld_core::hosters::register_builtin(&registry, aniworld_core::http::browser_client());
     Ok(registry)
 }
 
@@ -184,9 +186,7 @@ fn summary(items: &[QueueItem], skipped_on_disk: usize) -> CliResult {
             ),
         }
     }
-    println!(
-        "{completed} downloaded, {failed} failed, {skipped_on_disk} already in the library"
-    );
+    println!("{completed} downloaded, {failed} failed, {skipped_on_disk} already in the library");
     if failed > 0 {
         Err(CliError::new(format!("{failed} download(s) failed")))
     } else {

@@ -183,7 +183,9 @@ async fn cli_second_run_does_not_download_what_is_in_the_library() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_mp4_then_rerun_resumes_without_refetching_or_duplicates() {
     let cli = Cli::start(r#"["Vidoza"]"#).await;
-    cli.site.state.set_knob("media.mp4_size", (6 << 20).to_string());
+    cli.site
+        .state
+        .set_knob("media.mp4_size", (6 << 20).to_string());
     cli.site.state.set_knob("media.rate", (1 << 20).to_string());
     let mut child = cli.command("1").spawn().expect("spawn aniworld");
     let part = PathBuf::from(format!("{}.part", cli.target(1, "mp4").display()));
@@ -194,7 +196,11 @@ async fn kill_9_mid_mp4_then_rerun_resumes_without_refetching_or_duplicates() {
     assert!(kept > 0 && kept < 6 << 20, "partial file has {kept} bytes");
     let items = cli.queue_items().await;
     assert_eq!(items.len(), 1);
-    assert_eq!(items[0].status, ItemStatus::Downloading, "the kill left it mid-download");
+    assert_eq!(
+        items[0].status,
+        ItemStatus::Downloading,
+        "the kill left it mid-download"
+    );
 
     cli.site.state.clear_knob("media.rate");
     cli.site.state.clear_requests();
@@ -255,7 +261,10 @@ async fn kill_9_mid_hls_then_rerun_fetches_only_missing_segments() {
         })
         .filter(|i| *i < done_at_kill)
         .collect();
-    assert!(refetched.is_empty(), "finished segments fetched again: {refetched:?}");
+    assert!(
+        refetched.is_empty(),
+        "finished segments fetched again: {refetched:?}"
+    );
     assert_eq!(
         std::fs::read(&target).unwrap(),
         media::expected_hls(&cli.site.state, &video(2), 1080)
@@ -266,7 +275,9 @@ async fn kill_9_mid_hls_then_rerun_fetches_only_missing_segments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_leaves_a_resumable_partial_file() {
     let cli = Cli::start(r#"["Vidoza"]"#).await;
-    cli.site.state.set_knob("media.mp4_size", (6 << 20).to_string());
+    cli.site
+        .state
+        .set_knob("media.mp4_size", (6 << 20).to_string());
     cli.site.state.set_knob("media.rate", (1 << 20).to_string());
     let child = cli.command("1").spawn().expect("spawn aniworld");
     let part = PathBuf::from(format!("{}.part", cli.target(1, "mp4").display()));
@@ -285,5 +296,9 @@ async fn ctrl_c_leaves_a_resumable_partial_file() {
     assert!(len(&part) > 0, "partial file kept");
     let items = cli.queue_items().await;
     assert_eq!(items[0].status, ItemStatus::Pending);
-    assert!(files_below(&cli.library()).iter().all(|f| !f.ends_with(".mp4")));
+    assert!(
+        files_below(&cli.library())
+            .iter()
+            .all(|f| !f.ends_with(".mp4"))
+    );
 }
