@@ -27,7 +27,7 @@ async fn generated_python_client_drives_setup_login_search_add_queue_status() {
     let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");
     let out = tempfile::tempdir().unwrap();
     let package = out.path().join("aniworld_client");
-    let gen = Command::new(venv.join("bin/openapi-python-client"))
+    let generated = Command::new(venv.join("bin/openapi-python-client"))
         .arg("generate")
         .arg("--path")
         .arg(&spec)
@@ -39,8 +39,8 @@ async fn generated_python_client_drives_setup_login_search_add_queue_status() {
     assert!(
         package.join("client.py").exists(),
         "generation failed: {}\n{}",
-        String::from_utf8_lossy(&gen.stdout),
-        String::from_utf8_lossy(&gen.stderr)
+        String::from_utf8_lossy(&generated.stdout),
+        String::from_utf8_lossy(&generated.stderr)
     );
     let app = app_with_fake_provider().await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/client_flow.py");
@@ -53,6 +53,9 @@ async fn generated_python_client_drives_setup_login_search_add_queue_status() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "client flow failed:\n{stdout}\n{stderr}");
+    assert!(
+        run.status.success(),
+        "client flow failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("generated client flow ok"), "{stdout}");
 }

@@ -221,7 +221,6 @@ impl Provider for FakeProvider {
     }
 }
 
-
 /// An app with [`FakeProvider`] registered (no password set yet).
 pub async fn app_with_fake_provider() -> TestApp {
     let app = spawn_app().await;
