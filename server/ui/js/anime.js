@@ -13,7 +13,10 @@ export function missingBySeason(raw) {
   if (!raw || typeof raw !== 'object') return out;
   if (Array.isArray(raw)) {
     for (const m of raw) {
-      if (m && typeof m === 'object') add(m.season, m.episode ?? m.number);
+      if (!m || typeof m !== 'object') continue;
+      // `{season, episodes: [numbers]}` per season, or one `{season, episode}` per episode.
+      if (Array.isArray(m.episodes)) for (const e of m.episodes) add(m.season, e);
+      else add(m.season, m.episode ?? m.number);
     }
   } else {
     if (raw.seasons && typeof raw.seasons === 'object') {
@@ -28,13 +31,31 @@ export function missingBySeason(raw) {
   return new Map([...out.entries()].sort((a, b) => (a[0] === 0) - (b[0] === 0) || a[0] - b[0]));
 }
 
+/** The per-season structure of what is missing, wherever the API put it (counts are not structure). */
+export function missingStructure(s) {
+  for (const v of [s.missing, s.missing_by_season, s.missing_episodes]) {
+    if (v && typeof v === 'object') return v;
+  }
+  return null;
+}
+
+/** Regular episodes missing; `null` when the site was not asked yet. */
 export function missingCount(summary) {
-  const raw = summary.missing_episodes ?? summary.missing;
-  if (typeof raw === 'number') return raw;
+  if (typeof summary.missing_episodes === 'number') return summary.missing_episodes;
   if (typeof summary.missing_count === 'number') return summary.missing_count;
+  const structure = missingStructure(summary);
+  if (!structure) return null;
   let n = 0;
-  for (const eps of missingBySeason(raw).values()) n += eps.length;
+  for (const [season, eps] of missingBySeason(structure)) if (season !== 0) n += eps.length;
   return n;
+}
+
+/** Movies/specials missing; `null` when unknown. */
+export function missingSpecials(summary) {
+  if (typeof summary.missing_specials === 'number') return summary.missing_specials;
+  const structure = missingStructure(summary);
+  if (!structure) return null;
+  return missingBySeason(structure).get(0)?.length ?? 0;
 }
 
 export function seriesName(s) {
@@ -87,13 +108,14 @@ export function seasonsOf(detail) {
       const sn = season.number ?? season.season;
       for (const e of season.episodes || []) {
         if (typeof e === 'number') put(sn, e, {});
-        else put(sn, e.number ?? e.episode, { title: e.title ?? e.title_de ?? e.title_en, state: stateOf(e), path: e.path });
+        else put(sn, e.number ?? e.episode, { title: e.title || e.title_de || e.title_en, state: stateOf(e), path: e.path });
       }
     }
   }
   const eps = detail.episodes;
   if (Array.isArray(eps)) {
-    for (const e of eps) put(e.season, e.episode ?? e.number, { title: e.title ?? e.title_de ?? e.title_en, state: stateOf(e), path: e.path });
+    // Files on disk: `{season, episode, path}`.
+    for (const e of eps) put(e.season, e.episode ?? e.number, { state: stateOf(e), path: e.path, ...(e.title || e.title_de || e.title_en ? { title: e.title || e.title_de || e.title_en } : {}) });
   } else if (eps && typeof eps === 'object') {
     // `{season: [episode numbers on disk]}`
     for (const [s, list] of Object.entries(eps)) {
@@ -103,7 +125,7 @@ export function seasonsOf(detail) {
       }
     }
   }
-  for (const [s, list] of missingBySeason(detail.missing_episodes ?? detail.missing)) {
+  for (const [s, list] of missingBySeason(missingStructure(detail))) {
     for (const e of list) put(s, e, { state: 'missing' });
   }
   return [...seasons.entries()]

@@ -2,6 +2,7 @@
 
 import { api, token, setToken, setUnauthorizedHandler } from './api.js';
 import { live } from './ws.js';
+import { queue } from './queue-store.js';
 import { h, replace } from './dom.js';
 import { setupView, loginView } from './views/auth.js';
 import { libraryView } from './views/library.js';
@@ -62,6 +63,7 @@ async function logout() {
   try { await api('POST', '/auth/logout'); } catch { /* the token is dropped either way */ }
   setToken(null);
   live.stop();
+  queue.reset();
   authStatus = null;
   navigate('/login');
 }
@@ -69,6 +71,7 @@ async function logout() {
 setUnauthorizedHandler(() => {
   setToken(null);
   live.stop();
+  queue.reset();
   authStatus = null;
   if (!location.hash.startsWith('#/login')) navigate('/login');
 });
@@ -100,7 +103,10 @@ async function render() {
     if (a.dataset.route === route || (route === 'series' && a.dataset.route === 'library')) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  if (signed) live.start();
+  if (signed) {
+    live.start();
+    queue.load().catch(() => { /* the badge stays empty; the queue page shows the error */ });
+  }
 
   if (cleanup) { try { cleanup(); } catch { /* a view failing to clean up must not block the next */ } }
   cleanup = null;
@@ -149,6 +155,16 @@ live.onState((state) => {
   liveState.dataset.state = state;
   liveState.textContent = state === 'open' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Offline';
   liveState.title = state === 'open' ? 'Live updates connected' : 'Live updates disconnected; reconnecting by itself';
+});
+
+// The Queue link shows how many downloads are waiting or running, live.
+const badge = document.getElementById('queue-badge');
+queue.subscribe(() => {
+  const c = queue.counts();
+  const active = (c.pending || 0) + (c.downloading || 0);
+  badge.hidden = active === 0;
+  badge.textContent = String(active);
+  badge.setAttribute('aria-label', `${active} active`);
 });
 
 window.addEventListener('hashchange', render);

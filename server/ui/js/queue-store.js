@@ -148,6 +148,15 @@ class QueueStore {
     this.emit(item);
   }
 
+  /** Forgets everything (after logout). */
+  reset() {
+    this.items = new Map();
+    this.loaded = false;
+    this.running = false;
+    this.paused = false;
+    this.emit();
+  }
+
   list() {
     return [...this.items.values()];
   }
@@ -161,13 +170,21 @@ class QueueStore {
 
 export const queue = new QueueStore();
 
-/** Adds episodes of one series to the queue; `episodes` is `[{season, episode}]`. */
+/**
+ * Adds episodes of one series to the queue; `episodes` is `[{season, episode}]`.
+ * Returns `{added, skipped}`: episodes already queued or already on disk are skipped by the server.
+ */
 export async function enqueue(series, episodes, language) {
-  const body = { key: series.key, episodes };
-  if (series.site) body.site = series.site;
-  if (language) body.language = language;
+  const body = {
+    episodes: episodes.map((e) => {
+      const one = { key: series.key, season: e.season, episode: e.episode };
+      if (series.site) one.site = series.site;
+      if (language) one.language = language;
+      return one;
+    }),
+  };
   const result = await api('POST', '/queue/add', { body });
-  // The queue_queued events update the store too; loading makes sure nothing is missed.
+  // Events update the store too; loading once makes sure nothing between them is missed.
   await queue.load(true).catch(() => {});
-  return result;
+  return { added: listOf(result, 'added'), skipped: Array.isArray(result?.skipped) ? result.skipped : [] };
 }

@@ -91,23 +91,36 @@ export async function startServer(fixture, { name = 'server', env = {} } = {}) {
     ANIWORLD_AUTH__BCRYPT_COST: '4',
     ...env,
   });
-  const child = spawn(binary('aniworld', 'ANIWORLD_BIN'),
-    ['serve', '--data-dir', dataDir, '--library', library, '--bind', `127.0.0.1:${port}`],
-    { stdio: ['ignore', log, log], env: childEnv });
+  let child = null;
   let exited = null;
-  child.once('exit', (code, signal) => { exited = { code, signal }; });
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    if (exited) throw new Error(`aniworld serve exited (${JSON.stringify(exited)}); log: ${logPath}\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`aniworld serve did not become healthy in 60 s; log: ${logPath}`); }
-    await new Promise((r) => setTimeout(r, 150));
+  async function launch() {
+    exited = null;
+    const proc = spawn(binary('aniworld', 'ANIWORLD_BIN'),
+      ['serve', '--data-dir', dataDir, '--library', library, '--bind', `127.0.0.1:${port}`],
+      { stdio: ['ignore', log, log], env: childEnv });
+    proc.once('exit', (code, signal) => { exited = { code, signal }; });
+    child = proc;
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      if (exited) throw new Error(`aniworld serve exited (${JSON.stringify(exited)}); log: ${logPath}\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
+      try {
+        const r = await fetch(`${url}/health`);
+        if (r.ok) return;
+      } catch { /* not listening yet */ }
+      if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`aniworld serve did not become healthy in 60 s; log: ${logPath}`); }
+      await new Promise((r) => setTimeout(r, 150));
+    }
   }
+  await launch();
   return {
     url, dataDir, library, logPath,
+    /** Stops the server (SIGTERM) and starts it again on the same port, data dir and library. */
+    async restart({ pauseMs = 0 } = {}) {
+      child.kill('SIGTERM');
+      await waitForExit(child, 10000);
+      await new Promise((r) => setTimeout(r, pauseMs));
+      await launch();
+    },
     async stop() {
       child.kill('SIGTERM');
       await waitForExit(child, 10000);

@@ -3,22 +3,21 @@
 import { api, listOf } from '../api.js';
 import { live } from '../ws.js';
 import { h, replace, notice, formatRanges, seasonLabel } from '../dom.js';
-import { missingBySeason, missingCount, seriesName, coverElement } from '../anime.js';
+import { missingBySeason, missingCount, missingSpecials, missingStructure, seriesName, coverElement } from '../anime.js';
 
-const PAGE_SIZE = 100;
+const PAGE_SIZE = 60;
+// The server filters, sorts and pages (the library may hold thousands of series).
 const SORTS = {
-  name: (a, b) => seriesName(a).localeCompare(seriesName(b), undefined, { sensitivity: 'base' }),
-  missing: (a, b) => missingCount(b) - missingCount(a) || SORTS.name(a, b),
-  site: (a, b) => String(a.site || '').localeCompare(String(b.site || '')) || SORTS.name(a, b),
+  name: { sort: 'name', order: 'asc', label: 'Name' },
+  missing: { sort: 'missing', order: 'desc', label: 'Most missing' },
+  added: { sort: 'added', order: 'desc', label: 'Recently added' },
 };
 
 export async function libraryView(root) {
   const prefs = loadPrefs();
   const filter = h('input', { id: 'library-filter', type: 'search', placeholder: 'Filter by name', value: prefs.q, autocomplete: 'off' });
   const sort = h('select', { id: 'library-sort' },
-    h('option', { value: 'name' }, 'Name'),
-    h('option', { value: 'missing' }, 'Most missing'),
-    h('option', { value: 'site' }, 'Site'));
+    Object.entries(SORTS).map(([value, o]) => h('option', { value }, o.label)));
   sort.value = SORTS[prefs.sort] ? prefs.sort : 'name';
   const onlyMissing = h('input', { id: 'library-only-missing', type: 'checkbox', checked: prefs.onlyMissing });
   const rescanButton = h('button', { type: 'button', id: 'rescan' }, 'Rescan library');
@@ -41,50 +40,59 @@ export async function libraryView(root) {
   let all = [];
   let total = null;
   let page = 1;
+  let generation = 0;
 
   async function fetchPage() {
-    const data = await api('GET', '/anime', { query: { page, per_page: PAGE_SIZE } });
+    const mine = generation;
+    const order = SORTS[sort.value] || SORTS.name;
+    const data = await api('GET', '/anime', { query: {
+      page, per_page: PAGE_SIZE, q: filter.value.trim(), missing: onlyMissing.checked ? 'true' : undefined,
+      sort: order.sort, order: order.order,
+    } });
+    // A newer filter was typed while this page loaded: its answer wins.
+    if (mine !== generation) return;
     const items = listOf(data, 'items', 'anime', 'series');
     all = all.concat(items);
     total = typeof data?.total === 'number' ? data.total : null;
     const hasMore = total !== null ? all.length < total : items.length === PAGE_SIZE;
-    replace(more, hasMore ? h('button', { type: 'button', onclick: async (ev) => {
+    replace(more, hasMore ? h('button', { type: 'button', id: 'library-more', onclick: async (ev) => {
       ev.target.disabled = true;
       page += 1;
       try { await fetchPage(); } catch (e) { replace(more, notice('error', e.message)); }
-    } }, `Load more (${all.length}${total !== null ? ` of ${total}` : ''} loaded)`) : null);
+    } }, `Show more (${all.length}${total !== null ? ` of ${total}` : ''} shown)`) : null);
     draw();
   }
 
   function draw() {
-    const q = filter.value.trim().toLowerCase();
     savePrefs({ q: filter.value, sort: sort.value, onlyMissing: onlyMissing.checked });
-    const shown = all
-      .filter((s) => !q || [seriesName(s), s.key, s.folder].some((v) => v && String(v).toLowerCase().includes(q)))
-      .filter((s) => !onlyMissing.checked || missingCount(s) > 0)
-      .sort(SORTS[sort.value] || SORTS.name);
-    const missingTotal = all.reduce((n, s) => n + missingCount(s), 0);
-    summary.textContent = all.length === 0 ? '' :
-      `${shown.length} of ${total ?? all.length} series shown · ${missingTotal} missing episodes in the loaded series`;
+    const filtered = filter.value.trim() !== '' || onlyMissing.checked;
+    summary.textContent = all.length === 0 ? '' : `${total ?? all.length} series${filtered ? ' match' : ''}`;
     if (all.length === 0) {
-      replace(grid, h('li', { class: 'empty' },
-        h('p', null, 'The library is empty.'),
-        h('p', null, h('a', { href: '#/search' }, 'Search a site and add a series'), ', or put series folders into the library folder and rescan.')));
+      replace(grid, filtered
+        ? h('li', { class: 'empty' }, 'No series match the filter.')
+        : h('li', { class: 'empty' },
+          h('p', null, 'The library is empty.'),
+          h('p', null, h('a', { href: '#/search' }, 'Search a site and add a series'), ', or put series folders into the library folder and rescan.')));
       return;
     }
-    replace(grid, shown.map(card));
-    if (shown.length === 0) grid.appendChild(h('li', { class: 'empty' }, 'No series match the filter.'));
+    replace(grid, all.map(card));
   }
 
-  filter.addEventListener('input', draw);
-  sort.addEventListener('change', draw);
-  onlyMissing.addEventListener('change', draw);
-
   async function reload() {
+    generation += 1;
     all = [];
     page = 1;
     await fetchPage();
   }
+
+  let debounce = null;
+  const reloadSoon = () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => reload().catch((e) => replace(grid, h('li', { class: 'empty' }, notice('error', e.message)))), 200);
+  };
+  filter.addEventListener('input', reloadSoon);
+  sort.addEventListener('change', reloadSoon);
+  onlyMissing.addEventListener('change', reloadSoon);
 
   // Rescan with live progress from `scan_progress` / `scan_complete` / `scan_failed` events.
   let scanId = null;
@@ -138,7 +146,7 @@ export async function libraryView(root) {
   } catch (e) {
     replace(grid, h('li', { class: 'empty' }, notice('error', e.message)));
   }
-  return off;
+  return () => { off(); clearTimeout(debounce); };
 }
 
 export function progressBar(percent, label) {
@@ -148,21 +156,28 @@ export function progressBar(percent, label) {
 }
 
 function card(s) {
-  const missing = missingBySeason(s.missing_episodes ?? s.missing);
+  const structure = missingStructure(s);
+  const perSeason = structure ? missingBySeason(structure) : null;
   const count = missingCount(s);
+  const specials = missingSpecials(s);
   const href = `#/series/${encodeURIComponent(s.key || s.folder || '')}`;
+  let state;
+  if (count === null) state = h('span', { class: 'pill info' }, 'Not checked yet');
+  else if (count === 0 && !specials) state = h('span', { class: 'pill ok' }, 'Complete');
+  else {
+    state = h('div', { class: 'missing' },
+      count > 0 ? h('span', { class: 'pill warn' }, `${count} missing`) : null,
+      specials ? h('span', { class: 'pill info' }, `${specials} ${specials === 1 ? 'special' : 'specials'} missing`) : null,
+      perSeason && perSeason.size ? h('ul', { class: 'missing-list' }, [...perSeason.entries()].map(([season, eps]) =>
+        h('li', null, h('strong', null, `${seasonLabel(season)}: `), formatRanges(eps)))) : null);
+  }
   return h('li', { class: 'series-card', dataset: { key: s.key || '' } },
     h('a', { href, class: 'series-link' },
       coverElement(h, s),
       h('div', { class: 'series-body' },
         h('h2', { class: 'series-name' }, seriesName(s)),
-        h('p', { class: 'muted meta' }, [s.site, s.folder && s.folder !== seriesName(s) ? s.folder : null].filter(Boolean).join(' · ')),
-        count > 0
-          ? h('div', { class: 'missing' },
-            h('span', { class: 'pill warn' }, `${count} missing`),
-            h('ul', { class: 'missing-list' }, [...missing.entries()].map(([season, eps]) =>
-              h('li', null, h('strong', null, `${seasonLabel(season)}: `), formatRanges(eps)))))
-          : h('span', { class: 'pill ok' }, typeof (s.missing_episodes ?? s.missing) === 'undefined' || (s.missing_episodes ?? s.missing) === null ? 'Not checked yet' : 'Complete'))));
+        h('p', { class: 'muted meta' }, [s.site, s.year, s.folder && s.folder !== seriesName(s) ? s.folder : null].filter(Boolean).join(' · ')),
+        state)));
 }
 
 function loadPrefs() {

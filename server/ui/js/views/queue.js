@@ -11,6 +11,7 @@ const GROUPS = [
   ['paused', 'Paused'],
   ['failed', 'Failed'],
   ['completed', 'Completed'],
+  ['cancelled', 'Cancelled'],
 ];
 
 export async function queueView(root) {
@@ -80,7 +81,6 @@ export async function queueView(root) {
       bar, stats,
       item.status === 'failed' && item.error ? h('p', { class: 'error-text' }, item.error) : null,
       h('div', { class: 'item-actions' },
-        item.status === 'failed' ? button('Retry', `retry-${item.id}`, () => action('Queued again.', 'POST', '/queue/retry', { item_ids: [item.id] }), { class: 'small' }) : null,
         button('Remove', `remove-${item.id}`, () => action('Removed.', 'DELETE', `/queue/${encodeURIComponent(item.id)}`), { class: 'small ghost', 'aria-label': `Remove ${item.name || ''} ${episodeCode(item.season ?? 0, item.episode ?? 0)}` })));
     const update = (it) => {
       const pct = Math.max(0, Math.min(100, Number(it.percent) || 0));

@@ -30,10 +30,14 @@ export async function seriesView(root, id) {
     if (!episodes.length) return;
     button.disabled = true;
     try {
-      await enqueue(series, episodes);
-      replace(message, notice('ok', episodes.length === 1
-        ? `Queued ${episodeCode(episodes[0].season, episodes[0].episode)}.`
-        : `Queued ${episodes.length} episodes.`, ' ', h('a', { href: '#/queue' }, 'Open the queue')));
+      const { added, skipped } = await enqueue(series, episodes);
+      const why = { already_queued: 'already queued', on_disk: 'already on disk', invalid: 'not valid' };
+      const skippedText = skipped.map((sk) => `${episodeCode(sk.season, sk.episode)} ${why[sk.reason] || sk.reason}${sk.message ? `: ${sk.message}` : ''}`);
+      replace(message, notice(added.length ? 'ok' : 'info',
+        added.length === 1 ? `Queued ${episodeCode(added[0].season, added[0].episode)}.`
+          : added.length ? `Queued ${added.length} episodes.` : 'Nothing was queued.',
+        skippedText.length ? ` Skipped: ${skippedText.join(', ')}.` : '',
+        ' ', h('a', { href: '#/queue' }, 'Open the queue')));
     } catch (e) {
       replace(message, notice('error', e.message));
       button.disabled = false;
@@ -54,7 +58,7 @@ export async function seriesView(root, id) {
     for (const s of seasons) for (const e of s.episodes) e.season = s.season;
     const allMissing = seasons.flatMap((s) => missingOf(s.episodes));
     const allButton = h('button', { type: 'button', class: 'primary', id: 'queue-all', disabled: allMissing.length === 0 },
-      allMissing.length ? `Queue all missing (${allMissing.length})` : 'Nothing missing');
+      allMissing.length ? `Queue all missing (${allMissing.length})` : detail.provider_error ? 'Missing episodes unknown' : 'Nothing missing');
     allButton.addEventListener('click', () => add(allMissing.map((e) => ({ season: e.season, episode: e.number })), allButton));
     replace(actions, allButton);
     if (!seasons.length) {
@@ -108,6 +112,7 @@ export async function seriesView(root, id) {
         detail.description ? h('p', { class: 'description' }, detail.description) : null,
         detail.link || detail.url ? h('p', null, h('a', { href: detail.link || detail.url, rel: 'noreferrer noopener', target: '_blank' }, 'Open on the site')) : null,
         actions)),
+    detail.provider_error ? notice('error', h('strong', null, `Could not ask ${detail.site || 'the site'} which episodes exist. `), detail.provider_error) : null,
     message, body);
   draw();
   // Progress and state changes arrive through the queue store (WebSocket events).

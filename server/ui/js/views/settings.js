@@ -16,10 +16,27 @@ function fieldId(path) {
   return `cfg-${path.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 }
 
+// The API sorts keys alphabetically; people look for the everyday settings first.
+const ORDER = [
+  'library', 'library.path', 'library.naming_template',
+  'download', 'download.languages', 'download.hosters', 'download.max_parallel', 'download.segment_parallelism', 'download.rate_limit',
+  'providers', 'providers.aniworld', 'providers.sto', 'base_url', 'enabled',
+  'plugins', 'scripts', 'auth', 'server', 'database', 'cache',
+];
+
+function rank(path) {
+  const i = ORDER.indexOf(path);
+  if (i >= 0) return i;
+  const j = ORDER.indexOf(path.split('.').pop());
+  return j >= 0 ? j : ORDER.length;
+}
+
 /** Builds inputs for every leaf of `value`; `readers` collects how to read each back. */
 function buildFields(value, path, readers) {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const children = Object.entries(value).map(([k, v]) => buildFields(v, path ? `${path}.${k}` : k, readers));
+    const entries = Object.entries(value).map(([k, v]) => [path ? `${path}.${k}` : k, v]);
+    entries.sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
+    const children = entries.map(([p, v]) => buildFields(v, p, readers));
     if (!path) return children;
     const depth = path.split('.').length;
     return h('fieldset', { class: `cfg-group depth-${depth}`, dataset: { path } },
@@ -112,7 +129,11 @@ export async function settingsView(root) {
     const firstKey = fieldErrors(e.details).find((f) => f.key)?.key;
     const prefix = firstKey && !String(e.message).includes(firstKey) ? h('code', null, `${firstKey}: `) : null;
     replace(message, notice('error', prefix, h('span', { class: 'api-message' }, e.message), extra.length ? h('ul', null, extra.map((t) => h('li', null, t))) : null));
-    form.querySelector('[aria-invalid="true"]')?.focus();
+    const invalid = form.querySelector('[aria-invalid="true"]');
+    if (invalid) {
+      invalid.focus({ preventScroll: true });
+      invalid.scrollIntoView({ block: 'center' });
+    }
   }
 
   async function submit(kind) {

@@ -1,4 +1,4 @@
-// The web UI in headless Chromium against the real `aniworld serve` and the offline fixture site.
+// First run, sign-in and settings of the web UI in headless Chromium against the real `aniworld serve`.
 // The tests run in order and share one server: each step starts where the previous one left off.
 
 import { test, describe, before, after } from 'node:test';
@@ -7,7 +7,7 @@ import { startFixtureSite, startServer, startBrowser, screenshot, apiCall } from
 
 const PASSWORD = 'correct horse battery';
 
-describe('web UI', () => {
+describe('web UI: first run, sign-in, settings', () => {
   let fixture;
   let server;
   let browser;
@@ -15,7 +15,7 @@ describe('web UI', () => {
 
   before(async () => {
     fixture = await startFixtureSite();
-    server = await startServer(fixture, { name: 'ui' });
+    server = await startServer(fixture, { name: 'auth-settings' });
     browser = await startBrowser();
     page = await browser.newPage();
   });
@@ -134,5 +134,44 @@ describe('web UI', () => {
     assert.equal((await restored).status(), 200);
     await page.locator('#settings-message .notice.ok').waitFor();
     await page.waitForFunction((v) => document.querySelector('#cfg-download-max_parallel')?.value === v, previous);
+  });
+
+  test('the theme toggle switches to dark and the choice survives a reload', async () => {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${server.url}/#/library`);
+    await page.waitForSelector('h1:text-is("Library")');
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const light = await background();
+    // automatic → light → dark
+    await page.click('#theme-toggle');
+    await page.click('#theme-toggle');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.match(await page.getAttribute('#theme-toggle', 'aria-label'), /dark/);
+    const dark = await background();
+    assert.notEqual(dark, light);
+    await page.reload();
+    await page.waitForSelector('h1:text-is("Library")');
+    assert.equal(await background(), dark);
+    await screenshot(page, 'library-dark', { fullPage: false });
+    await page.click('#theme-toggle'); // back to automatic
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
+  });
+
+  test('live updates reconnect by themselves after the server restarts', async () => {
+    await page.locator('#live-state[data-state="open"]').waitFor();
+    await page.evaluate(() => {
+      window.__liveStates = [];
+      const el = document.getElementById('live-state');
+      new MutationObserver(() => window.__liveStates.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+    });
+    await server.restart({ pauseMs: 300 });
+    await page.waitForFunction(() => window.__liveStates.includes('closed') && window.__liveStates.at(-1) === 'open', null, { timeout: 30000 });
+    // Still signed in: the session survived the restart.
+    await page.click('#nav a[data-route=settings]');
+    await page.locator('#cfg-download-max_parallel').waitFor();
+  });
+
+  test('no page had a script error', () => {
+    assert.deepEqual(browser.errors, []);
   });
 });
