@@ -158,7 +158,7 @@ fn load_extensions(_ctx: &ExtensionContext<'_>) -> Arc<dyn DownloadHooks> {
 
 /// Built-in providers and hosters.
 fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
-    let _ = (registry, config);
+    aniworld_core::providers::register_builtin(registry, config)?;
     Ok(())
 }
 

@@ -17,9 +17,16 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// Test config: cheap bcrypt so tests stay fast.
+/// Test config: cheap bcrypt so tests stay fast; the built-in providers are off (tests never
+/// reach the real sites; the fixture-site tests switch them on with local base URLs).
 pub fn base_config() -> Value {
-    json!({ "auth": { "bcrypt_cost": 4 } })
+    json!({
+        "auth": { "bcrypt_cost": 4 },
+        "providers": {
+            "aniworld": { "enabled": false, "base_url": "http://127.0.0.1:9" },
+            "sto": { "enabled": false, "base_url": "http://127.0.0.1:9" }
+        }
+    })
 }
 
 pub async fn spawn_app() -> TestApp {
