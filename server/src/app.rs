@@ -159,6 +159,7 @@ fn load_extensions(_ctx: &ExtensionContext<'_>) -> Arc<dyn DownloadHooks> {
 /// Built-in providers and hosters.
 fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
     aniworld_core::providers::register_builtin(registry, config)?;
+    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
     Ok(())
 }
 
