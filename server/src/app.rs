@@ -21,6 +21,7 @@ use crate::api::health::QueueHealth;
 use crate::auth::{AuthService, load_or_create_secret};
 use crate::config_file;
 use crate::error::{error_response, json_errors};
+use crate::extensions::Extensions;
 use crate::library::Library;
 use crate::{ui, ws};
 
@@ -50,6 +51,8 @@ struct StateInner {
     auth: AuthService,
     library: Arc<Library>,
     started: Instant,
+    /// Native plugins and scripts, set once by `load_extensions`.
+    extensions: std::sync::OnceLock<Arc<Extensions>>,
 }
 
 impl AppState {
@@ -94,6 +97,19 @@ impl AppState {
         &self.inner.library
     }
 
+    /// Native plugins and scripts (`None` only while the app is being built).
+    pub fn extensions(&self) -> Option<&Arc<Extensions>> {
+        self.inner.extensions.get()
+    }
+
+    /// `before_download` hooks for the download engine (no-op until scripts are loaded).
+    pub fn download_hooks(&self) -> Arc<dyn aniworld_core::events::DownloadHooks> {
+        match self.extensions() {
+            Some(e) => e.download_hooks(),
+            None => Arc::new(aniworld_core::events::NoHooks),
+        }
+    }
+
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
@@ -125,7 +141,12 @@ pub struct App {
 /// Loads native plugins and rhai scripts into `state.registry()` and subscribes hook scripts to
 /// `state.events()`. Called once by [`App::build`] after the built-ins are registered. Errors of
 /// single plugins/scripts are reported by the plugin layer itself and must not stop the server.
-fn load_extensions(_state: &AppState) {}
+async fn load_extensions(state: &AppState) {
+    let config = state.config();
+    let extensions =
+        Extensions::load(&config, state.data_dir(), state.registry(), state.events()).await;
+    let _ = state.inner.extensions.set(Arc::new(extensions));
+}
 
 impl App {
     /// Opens the data dir (config, database, JWT secret), registers providers and hosters, starts
@@ -151,9 +172,10 @@ impl App {
                 auth,
                 library,
                 started: Instant::now(),
+                extensions: std::sync::OnceLock::new(),
             }),
         };
-        load_extensions(&state);
+        load_extensions(&state).await;
         let endpoint = Arc::new(routes(&state));
         Ok(App { state, endpoint })
     }

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 mod config_types;
 pub mod health;
+pub mod plugins;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -50,6 +51,7 @@ pub type Apis = (
     auth::AuthApi,
     config::ConfigApi,
     anime::AnimeApi,
+    plugins::PluginsApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -59,6 +61,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             auth::AuthApi,
             config::ConfigApi,
             anime::AnimeApi,
+            plugins::PluginsApi,
         ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),
