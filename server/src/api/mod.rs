@@ -15,6 +15,7 @@ pub mod config;
 mod config_types;
 pub mod health;
 pub mod plugins;
+pub mod queue;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -51,6 +52,7 @@ pub type Apis = (
     auth::AuthApi,
     config::ConfigApi,
     anime::AnimeApi,
+    queue::QueueApi,
     plugins::PluginsApi,
 );
 
@@ -61,6 +63,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             auth::AuthApi,
             config::ConfigApi,
             anime::AnimeApi,
+            queue::QueueApi,
             plugins::PluginsApi,
         ),
         "Aniworld Server",
