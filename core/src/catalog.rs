@@ -85,10 +85,10 @@ impl Catalog {
     pub async fn refresh(&self, site: &str, key: &SeriesKey) -> Result<SeriesInfo> {
         let provider = self.registry.provider(site)?;
         let info = provider.series(key).await?;
-        if let Some(store) = &self.store {
-            if let Err(e) = store.provider_cache().put(&info).await {
-                tracing::warn!(site, %key, error = %e, "provider cache write failed");
-            }
+        if let Some(store) = &self.store
+            && let Err(e) = store.provider_cache().put(&info).await
+        {
+            tracing::warn!(site, %key, error = %e, "provider cache write failed");
         }
         Ok(info)
     }
