@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aniworld_core::config::Config;
-use aniworld_core::events::CallbackManager;
+use aniworld_core::events::{CallbackManager, DownloadHooks, NoHooks};
+use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
 use aniworld_core::{Error, Result};
@@ -49,6 +50,7 @@ struct StateInner {
     events: CallbackManager,
     auth: AuthService,
     library: Arc<Library>,
+    queue: Option<DownloadQueue>,
     started: Instant,
 }
 
@@ -62,9 +64,12 @@ impl AppState {
         self.inner.config.read().expect("config lock").clone()
     }
 
-    /// Re-reads `config.json` after a change through the API.
-    pub fn reload_config(&self) -> Result<()> {
+    /// Re-reads `config.json` after a change through the API and hands it to the queue.
+    pub async fn reload_config(&self) -> Result<()> {
         let config = load_config(&self.inner.options)?;
+        if let Some(queue) = self.queue() {
+            queue.set_config(config.clone()).await;
+        }
         *self.inner.config.write().expect("config lock") = Arc::new(config);
         Ok(())
     }
@@ -94,13 +99,26 @@ impl AppState {
         &self.inner.library
     }
 
+    /// The download queue (always present once built; `Option` keeps handlers honest).
+    pub fn queue(&self) -> Option<&DownloadQueue> {
+        self.inner.queue.as_ref()
+    }
+
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
 
     /// Queue counters for `/health`; `None` while no queue runs.
     pub async fn queue_health(&self) -> Option<QueueHealth> {
-        None
+        let status = self.queue()?.status().await.ok()?;
+        Some(QueueHealth {
+            running: status.running,
+            paused: status.paused,
+            pending: status.pending,
+            downloading: status.downloading,
+            completed: status.completed,
+            failed: status.failed,
+        })
     }
 }
 
@@ -121,11 +139,29 @@ pub struct App {
     endpoint: Arc<BoxEndpoint<'static, Response>>,
 }
 
+/// What the extension layer (native plugins, rhai scripts) gets to work with.
+pub struct ExtensionContext<'a> {
+    pub data_dir: &'a Path,
+    pub config: &'a Config,
+    pub registry: &'a Registry,
+    pub events: &'a CallbackManager,
+}
+
 /// ===== Extension point (plugins helper) =====
-/// Loads native plugins and rhai scripts into `state.registry()` and subscribes hook scripts to
-/// `state.events()`. Called once by [`App::build`] after the built-ins are registered. Errors of
-/// single plugins/scripts are reported by the plugin layer itself and must not stop the server.
-fn load_extensions(_state: &AppState) {}
+/// Loads native plugins and rhai scripts into `ctx.registry` (after the built-ins, so they can
+/// override them) and subscribes hook scripts to `ctx.events`; returns the `before_download` hooks
+/// the queue calls. Called once by [`App::build`]. Errors of single plugins/scripts are reported by
+/// the plugin layer itself and must not stop the server.
+fn load_extensions(_ctx: &ExtensionContext<'_>) -> Arc<dyn DownloadHooks> {
+    Arc::new(NoHooks)
+}
+
+/// Built-in providers and hosters.
+fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
+    aniworld_core::providers::register_builtin(registry, config)?;
+    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
+    Ok(())
+}
 
 impl App {
     /// Opens the data dir (config, database, JWT secret), registers providers and hosters, starts
@@ -138,6 +174,21 @@ impl App {
         let auth = AuthService::new(store.clone(), &secret);
         let registry = Registry::new();
         let events = CallbackManager::new();
+        register_builtins(&registry, &config)?;
+        let hooks = load_extensions(&ExtensionContext {
+            data_dir: &options.data_dir,
+            config: &config,
+            registry: &registry,
+            events: &events,
+        });
+        let queue = DownloadQueue::new(
+            store.clone(),
+            registry.clone(),
+            config.clone(),
+            events.clone(),
+            hooks,
+        )
+        .await?;
         let library =
             Arc::new(Library::open(store.clone(), registry.clone(), events.clone()).await?);
         let state = AppState {
@@ -150,10 +201,10 @@ impl App {
                 events,
                 auth,
                 library,
+                queue: Some(queue),
                 started: Instant::now(),
             }),
         };
-        load_extensions(&state);
         let endpoint = Arc::new(routes(&state));
         Ok(App { state, endpoint })
     }
@@ -219,8 +270,14 @@ async fn serve_with_acceptor<A: Acceptor + 'static>(
     result
 }
 
-/// Stops background services: the queue stops cleanly, partial files stay resumable.
-async fn shutdown_services(_state: &AppState) {
+/// Stops background services: running downloads are interrupted with their partial files kept,
+/// and the queue carries on from them on the next start.
+async fn shutdown_services(state: &AppState) {
+    if let Some(queue) = state.queue()
+        && let Err(e) = queue.shutdown().await
+    {
+        tracing::error!(error = %e, "the download queue did not stop cleanly");
+    }
     tracing::info!("services stopped");
 }
 

@@ -2,11 +2,11 @@
 //! headers a download must send, and small text helpers for pure parsing functions.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine;
 use regex::Regex;
+use reqwest::header::HeaderMap;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -94,42 +94,23 @@ pub fn short(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
-static CHALLENGE_MARKERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    vec![
-        "ddos-guard",
-        "ddos guard",
-        "cf-browser-verification",
-        "cf_chl_opt",
-        "challenge-platform",
-        "<title>just a moment",
-        "cf-turnstile",
-        "challenges.cloudflare.com",
-        "g-recaptcha",
-        "h-captcha",
-        "hcaptcha.com",
-        "checking your browser",
-    ]
-});
-
 /// Whether a page is an anti-bot challenge (DDoS-Guard, Cloudflare, captcha) rather than content.
 pub fn is_challenge(body: &str) -> bool {
-    // Challenge pages are small; scanning only the start keeps this cheap on big pages.
-    let head: String = body
-        .chars()
-        .take(64 * 1024)
-        .collect::<String>()
-        .to_lowercase();
-    CHALLENGE_MARKERS.iter().any(|m| head.contains(m))
+    challenge_kind(200, &HeaderMap::new(), body).is_some()
+}
+
+fn challenge_kind(status: u16, headers: &HeaderMap, body: &str) -> Option<&'static str> {
+    crate::http::detect_challenge(status, headers, body)
 }
 
 /// The error for a page that lacks `what`: a challenge page is `Blocked`, anything else changed
 /// markup (`Parse`). Checked only when the payload is missing, so a player page that merely
 /// mentions a captcha script still works.
 pub fn missing(hoster: &str, what: &str, body: &str) -> Error {
-    if is_challenge(body) {
+    if let Some(kind) = challenge_kind(200, &HeaderMap::new(), body) {
         Error::Blocked {
             site: hoster.to_owned(),
-            reason: "challenge page instead of the player".to_owned(),
+            reason: format!("{kind} challenge page instead of the player"),
         }
     } else {
         Error::parse(format!("{hoster} {what}"))
@@ -137,13 +118,23 @@ pub fn missing(hoster: &str, what: &str, body: &str) -> Error {
 }
 
 /// Maps an HTTP status and body to the typed error for it, or `Ok` for a usable page.
-pub fn check_status(hoster: &str, url: &Url, status: u16, body: &str) -> Result<()> {
+pub fn check_status(
+    hoster: &str,
+    url: &Url,
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<()> {
+    let challenge = || challenge_kind(status, headers, body);
     match status {
         200..=299 => Ok(()),
         404 | 410 => Err(Error::NotFound(format!("{hoster} video at {url}"))),
-        403 | 429 | 503 if is_challenge(body) => Err(Error::Blocked {
+        403 | 429 | 503 if challenge().is_some() => Err(Error::Blocked {
             site: hoster.to_owned(),
-            reason: format!("HTTP {status} challenge page"),
+            reason: format!(
+                "HTTP {status} {} challenge page",
+                challenge().unwrap_or("bot")
+            ),
         }),
         403 => Err(Error::Blocked {
             site: hoster.to_owned(),
@@ -192,6 +183,7 @@ pub async fn send(
         .map_err(|e| request_error(hoster, &requested, e))?;
     let status = response.status().as_u16();
     let final_url = response.url().clone();
+    let headers = response.headers().clone();
     let mut bytes = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -206,7 +198,7 @@ pub async fn send(
         bytes.extend_from_slice(&chunk);
     }
     let body = String::from_utf8_lossy(&bytes).into_owned();
-    check_status(hoster, &final_url, status, &body)?;
+    check_status(hoster, &final_url, status, &headers, &body)?;
     Ok(Page {
         url: final_url,
         status,

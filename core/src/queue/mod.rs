@@ -52,6 +52,8 @@ struct Inner {
     changes: watch::Sender<u64>,
     /// One pump at a time, so two callers never start the same item.
     pump_lock: tokio::sync::Mutex<()>,
+    /// Items a previous process left downloading (now pending again).
+    recovered: Vec<i64>,
 }
 
 #[derive(Default)]
@@ -80,11 +82,8 @@ impl DownloadQueue {
         let engine = DownloadEngine::new(registry.clone(), hooks, limiter);
         let repo = store.queue();
         let recovered = repo.recover_interrupted().await?;
-        if recovered > 0 {
-            tracing::info!(
-                items = recovered,
-                "resuming downloads interrupted by a restart"
-            );
+        if !recovered.is_empty() {
+            tracing::info!(items = ?recovered, "resuming downloads interrupted by a restart");
         }
         let running = repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
         let paused = repo.flag(FLAG_PAUSED).await?.unwrap_or(false);
@@ -103,12 +102,18 @@ impl DownloadQueue {
                 }),
                 changes,
                 pump_lock: tokio::sync::Mutex::new(()),
+                recovered,
             }),
         };
         if running {
             queue.inner.clone().pump().await;
         }
         Ok(queue)
+    }
+
+    /// Ids of the items a previous process left downloading; they resume first-come as pending.
+    pub fn recovered(&self) -> &[i64] {
+        &self.inner.recovered
     }
 
     fn repo(&self) -> QueueRepo {

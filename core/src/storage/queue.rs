@@ -268,16 +268,17 @@ impl QueueRepo {
         Ok(())
     }
 
-    /// Items left `downloading` by a previous process go back to pending (their partial files stay).
-    pub async fn recover_interrupted(&self) -> Result<u64> {
-        let r = sqlx::query(
+    /// Items left `downloading` by a previous process go back to pending (their partial files
+    /// stay); returns their ids.
+    pub async fn recover_interrupted(&self) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
             "UPDATE queue_items SET status = 'pending', speed = NULL, eta = NULL, updated_at = ? \
-             WHERE status = 'downloading' AND deleted_at IS NULL",
+             WHERE status = 'downloading' AND deleted_at IS NULL RETURNING id",
         )
         .bind(now())
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        Ok(r.rows_affected())
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// Ids of failed items, oldest first.

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 mod config_types;
 pub mod health;
+pub mod queue;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -50,6 +51,7 @@ pub type Apis = (
     auth::AuthApi,
     config::ConfigApi,
     anime::AnimeApi,
+    queue::QueueApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -59,6 +61,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             auth::AuthApi,
             config::ConfigApi,
             anime::AnimeApi,
+            queue::QueueApi,
         ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),

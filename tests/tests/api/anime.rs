@@ -1,97 +1,16 @@
 //! `/api/anime`: list, detail, search, add, rescan (with a provider double registered into the
 //! app's registry).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use aniworld_core::model::{Episode, EpisodeStreams, SearchResult, Season, SeriesInfo, SeriesKey};
-use aniworld_core::registry::Origin;
-use aniworld_core::traits::Provider;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{TestApp, assert_error, spawn_app};
-
-struct FakeProvider;
-
-fn info(key: &SeriesKey) -> SeriesInfo {
-    let season = |number: u32, episodes: u32| Season {
-        number,
-        episodes: (1..=episodes)
-            .map(|n| Episode {
-                number: n,
-                title_de: Some(format!("Folge {n}")),
-                ..Default::default()
-            })
-            .collect(),
-    };
-    SeriesInfo {
-        key: key.clone(),
-        site: "fake".into(),
-        name: format!("Show {key}"),
-        year: Some(2020),
-        end_year: None,
-        description: Some("A show".into()),
-        cover: None,
-        genres: vec![],
-        alternative_titles: vec![],
-        seasons: vec![season(0, 1), season(1, 3), season(2, 3)],
-        url: format!("http://fake/anime/stream/{key}"),
-    }
-}
-
-#[async_trait::async_trait]
-impl Provider for FakeProvider {
-    fn id(&self) -> &str {
-        "fake"
-    }
-    async fn search(&self, query: &str) -> aniworld_core::Result<Vec<SearchResult>> {
-        Ok(["alpha-show", "beta-show"]
-            .iter()
-            .filter(|k| k.contains(query))
-            .map(|k| SearchResult {
-                key: SeriesKey::parse(k).unwrap(),
-                site: "fake".into(),
-                name: format!("Show {k}"),
-                year: Some(2020),
-                description: None,
-                cover: None,
-                link: format!("/anime/stream/{k}"),
-            })
-            .collect())
-    }
-    async fn series(&self, key: &SeriesKey) -> aniworld_core::Result<SeriesInfo> {
-        if key.as_str() == "gone" {
-            return Err(aniworld_core::Error::NotFound("series gone".into()));
-        }
-        Ok(info(key))
-    }
-    async fn episode(
-        &self,
-        _: &SeriesKey,
-        _: u32,
-        _: u32,
-    ) -> aniworld_core::Result<EpisodeStreams> {
-        Err(aniworld_core::Error::Unsupported(
-            "no streams in the double".into(),
-        ))
-    }
-    async fn resolve_redirect(&self, link: &str) -> aniworld_core::Result<String> {
-        Ok(link.to_owned())
-    }
-    fn key_from_link(&self, link: &str) -> Option<SeriesKey> {
-        let rest = link.split("/anime/stream/").nth(1)?;
-        SeriesKey::parse(rest.split('/').next()?).ok()
-    }
-}
+use crate::support::{TestApp, app_with_fake_provider, assert_error};
 
 async fn app_with_provider() -> (TestApp, String) {
-    let app = spawn_app().await;
-    app.server
-        .state
-        .registry()
-        .register_provider(Arc::new(FakeProvider), Origin::builtin());
+    let app = app_with_fake_provider().await;
     let token = app.token().await;
     (app, token)
 }
