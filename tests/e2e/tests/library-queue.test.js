@@ -199,6 +199,34 @@ describe('web UI: search, add, queue, library', () => {
     await page.locator('.episode[data-season="1"][data-episode="1"].state-on_disk').waitFor();
   });
 
+  test('the plugins page lists the built-in providers and hosters', async () => {
+    await page.click('#nav a[data-route=plugins]');
+    await page.locator('#plugin-list table').waitFor();
+    const rows = page.locator('#plugin-list tbody tr');
+    const aniworld = rows.filter({ has: page.locator('th', { hasText: /aniworld/i }) }).first();
+    assert.match(await aniworld.textContent(), /provider/);
+    assert.match(await aniworld.textContent(), /Built in/);
+    assert.ok(await rows.filter({ hasText: /voe/i }).count() > 0, 'the VOE hoster is listed');
+  });
+
+  test('a broken script shows its error after reload', async () => {
+    const scripts = path.join(server.dataDir, 'scripts');
+    fs.mkdirSync(scripts, { recursive: true });
+    fs.writeFileSync(path.join(scripts, 'broken_hook.rhai'), 'fn on_download_completed(e) {\n  let x = ;\n}\n');
+    const reloaded = nextResponse('POST', '/plugins/reload');
+    await page.click('#plugins-reload');
+    const { status, body } = await reloaded;
+    assert.equal(status, 200);
+    const entry = body.items.find((p) => String(p.path || p.id).includes('broken_hook'));
+    assert.ok(entry && entry.error, `the API reports the broken script: ${JSON.stringify(body.items.map((p) => p.id))}`);
+    const row = page.locator('#plugin-list tr.row-bad', { hasText: 'broken_hook' });
+    await row.waitFor();
+    assert.ok((await row.textContent()).includes(entry.error), 'the row shows the API error');
+    await page.locator('#plugin-list [role=alert]').waitFor();
+    await screenshot(page, 'plugins');
+    fs.rmSync(path.join(scripts, 'broken_hook.rhai'));
+  });
+
   test('the library reads well on a phone in the dark theme', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.emulateMedia({ colorScheme: 'dark' });
