@@ -12,6 +12,21 @@ if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/de
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
 fi
 
+# The generated-client test (tests/tests/api/client.rs) uses openapi-python-client from PyPI in a venv.
+OPENAPI_VENV="${CARGO_TARGET_DIR:-target}/openapi-client-venv"
+if [ ! -x "$OPENAPI_VENV/bin/openapi-python-client" ]; then
+  python3 -m venv "$OPENAPI_VENV"
+  "$OPENAPI_VENV/bin/pip" install --quiet openapi-python-client
+fi
+export ANIWORLD_OPENAPI_VENV="$(cd "$OPENAPI_VENV" && pwd)"
+
 # Black-box tests run the real `aniworld` binary and the example plugin library: build them first.
 cargo build --workspace --locked
 cargo test --workspace --locked
+
+# Browser tests of the web UI (tests/e2e): Debian's Chromium driven by playwright-core against the
+# real `aniworld serve` and the fixture site (both built above). Screenshots: target/e2e-screenshots/.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+fi
+(cd tests/e2e && npm ci --no-audit --no-fund && npm test)

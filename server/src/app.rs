@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use aniworld_core::config::Config;
 use aniworld_core::events::CallbackManager;
+use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
 use aniworld_core::{Error, Result};
@@ -21,6 +22,8 @@ use crate::api::health::QueueHealth;
 use crate::auth::{AuthService, load_or_create_secret};
 use crate::config_file;
 use crate::error::{error_response, json_errors};
+use crate::extensions::Extensions;
+use crate::library::Library;
 use crate::{ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
@@ -47,7 +50,11 @@ struct StateInner {
     registry: Registry,
     events: CallbackManager,
     auth: AuthService,
+    library: Arc<Library>,
+    queue: Option<DownloadQueue>,
     started: Instant,
+    /// Native plugins and scripts.
+    extensions: Arc<Extensions>,
 }
 
 impl AppState {
@@ -60,9 +67,12 @@ impl AppState {
         self.inner.config.read().expect("config lock").clone()
     }
 
-    /// Re-reads `config.json` after a change through the API.
-    pub fn reload_config(&self) -> Result<()> {
+    /// Re-reads `config.json` after a change through the API and hands it to the queue.
+    pub async fn reload_config(&self) -> Result<()> {
         let config = load_config(&self.inner.options)?;
+        if let Some(queue) = self.queue() {
+            queue.set_config(config.clone()).await;
+        }
         *self.inner.config.write().expect("config lock") = Arc::new(config);
         Ok(())
     }
@@ -88,13 +98,35 @@ impl AppState {
         &self.inner.auth
     }
 
+    pub fn library(&self) -> &Arc<Library> {
+        &self.inner.library
+    }
+
+    /// Native plugins and scripts (`Option` for symmetry with the other services).
+    pub fn extensions(&self) -> Option<&Arc<Extensions>> {
+        Some(&self.inner.extensions)
+    }
+
+    /// The download queue (always present once built; `Option` keeps handlers honest).
+    pub fn queue(&self) -> Option<&DownloadQueue> {
+        self.inner.queue.as_ref()
+    }
+
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
 
     /// Queue counters for `/health`; `None` while no queue runs.
     pub async fn queue_health(&self) -> Option<QueueHealth> {
-        None
+        let status = self.queue()?.status().await.ok()?;
+        Some(QueueHealth {
+            running: status.running,
+            paused: status.paused,
+            pending: status.pending,
+            downloading: status.downloading,
+            completed: status.completed,
+            failed: status.failed,
+        })
     }
 }
 
@@ -115,11 +147,29 @@ pub struct App {
     endpoint: Arc<BoxEndpoint<'static, Response>>,
 }
 
+/// What the extension layer (native plugins, rhai scripts) gets to work with.
+pub struct ExtensionContext<'a> {
+    pub data_dir: &'a Path,
+    pub config: &'a Config,
+    pub registry: &'a Registry,
+    pub events: &'a CallbackManager,
+}
+
 /// ===== Extension point (plugins helper) =====
-/// Loads native plugins and rhai scripts into `state.registry()` and subscribes hook scripts to
-/// `state.events()`. Called once by [`App::build`] after the built-ins are registered. Errors of
-/// single plugins/scripts are reported by the plugin layer itself and must not stop the server.
-fn load_extensions(_state: &AppState) {}
+/// Loads native plugins and rhai scripts into `ctx.registry` (after the built-ins, so they can
+/// override them) and subscribes hook scripts to `ctx.events`; returns the `before_download` hooks
+/// the queue calls. Called once by [`App::build`]. Errors of single plugins/scripts are reported by
+/// the plugin layer itself and must not stop the server.
+async fn load_extensions(ctx: &ExtensionContext<'_>) -> Arc<Extensions> {
+    Arc::new(Extensions::load(ctx.config, ctx.data_dir, ctx.registry, ctx.events).await)
+}
+
+/// Built-in providers and hosters.
+fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
+    aniworld_core::providers::register_builtin(registry, config)?;
+    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
+    Ok(())
+}
 
 impl App {
     /// Opens the data dir (config, database, JWT secret), registers providers and hosters, starts
@@ -132,6 +182,25 @@ impl App {
         let auth = AuthService::new(store.clone(), &secret);
         let registry = Registry::new();
         let events = CallbackManager::new();
+        register_builtins(&registry, &config)?;
+        let extensions = load_extensions(&ExtensionContext {
+            data_dir: &options.data_dir,
+            config: &config,
+            registry: &registry,
+            events: &events,
+        })
+        .await;
+        let hooks = extensions.download_hooks();
+        let queue = DownloadQueue::new(
+            store.clone(),
+            registry.clone(),
+            config.clone(),
+            events.clone(),
+            hooks,
+        )
+        .await?;
+        let library =
+            Arc::new(Library::open(store.clone(), registry.clone(), events.clone()).await?);
         let state = AppState {
             inner: Arc::new(StateInner {
                 options,
@@ -141,10 +210,12 @@ impl App {
                 registry,
                 events,
                 auth,
+                library,
+                queue: Some(queue),
                 started: Instant::now(),
+                extensions,
             }),
         };
-        load_extensions(&state);
         let endpoint = Arc::new(routes(&state));
         Ok(App { state, endpoint })
     }
@@ -210,8 +281,14 @@ async fn serve_with_acceptor<A: Acceptor + 'static>(
     result
 }
 
-/// Stops background services: the queue stops cleanly, partial files stay resumable.
-async fn shutdown_services(_state: &AppState) {
+/// Stops background services: running downloads are interrupted with their partial files kept,
+/// and the queue carries on from them on the next start.
+async fn shutdown_services(state: &AppState) {
+    if let Some(queue) = state.queue()
+        && let Err(e) = queue.shutdown().await
+    {
+        tracing::error!(error = %e, "the download queue did not stop cleanly");
+    }
     tracing::info!("services stopped");
 }
 

@@ -4,12 +4,20 @@
 #[path = "api/support.rs"]
 mod support;
 
+#[path = "api/anime.rs"]
+mod anime;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/client.rs"]
+mod client;
 #[path = "api/config.rs"]
 mod config;
+#[path = "api/download.rs"]
+mod download;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/queue.rs"]
+mod queue;
 #[path = "api/spec.rs"]
 mod spec;
 #[path = "api/system.rs"]

@@ -1,1 +1,799 @@
 //! The persistent download queue.
+//!
+//! [`DownloadQueue`] keeps its items in the database (`queue_items`), runs up to
+//! `download.max_parallel` of them at once through the [`DownloadEngine`], and reports through
+//! the [`CallbackManager`]. Started/paused survive restarts; items left `downloading` by a
+//! previous process go back to pending and resume from their partial files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::download::{
+    DownloadEngine, EpisodeJob, EpisodeOutcome, ProgressSink, RateLimiter, library, naming, partial,
+};
+use crate::error::{Error, Result};
+use crate::events::{CallbackManager, DownloadHooks, DownloadProgress, Event, EventContext};
+use crate::model::Language;
+use crate::registry::Registry;
+use crate::storage::Store;
+use crate::storage::queue::{NewQueueItem, QueueRepo};
+
+mod types;
+
+pub use types::{
+    AddOutcome, EpisodeRequest, ItemStatus, QueueItem, QueueStatus, SkipReason, SkippedEpisode,
+};
+
+const FLAG_RUNNING: &str = "queue.running";
+const FLAG_PAUSED: &str = "queue.paused";
+/// How long stop/remove wait for a cancelled download to let go of its files.
+const WIND_DOWN: Duration = Duration::from_secs(30);
+
+/// Handle to the queue. Cheap to clone; every clone drives the same queue.
+#[derive(Clone)]
+pub struct DownloadQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    registry: Registry,
+    engine: DownloadEngine,
+    config: RwLock<Arc<Config>>,
+    callbacks: CallbackManager,
+    state: Mutex<State>,
+    /// Bumped on every change; waiters watch it.
+    changes: watch::Sender<u64>,
+    /// One pump at a time, so two callers never start the same item.
+    pump_lock: tokio::sync::Mutex<()>,
+    /// Items a previous process left downloading (now pending again).
+    recovered: Vec<i64>,
+}
+
+#[derive(Default)]
+struct State {
+    running: bool,
+    paused: bool,
+    active: HashMap<i64, Arc<ActiveDownload>>,
+}
+
+struct ActiveDownload {
+    cancel: CancellationToken,
+    target: Mutex<Option<PathBuf>>,
+}
+
+impl DownloadQueue {
+    /// Opens the queue over `store`. Items a previous process left `downloading` become pending
+    /// (their partial files stay), and if the queue was started before, it starts again.
+    pub async fn new(
+        store: Store,
+        registry: Registry,
+        config: Config,
+        callbacks: CallbackManager,
+        hooks: Arc<dyn DownloadHooks>,
+    ) -> Result<Self> {
+        let limiter = Arc::new(RateLimiter::new(config.download.rate_limit));
+        let engine = DownloadEngine::new(registry.clone(), hooks, limiter);
+        let repo = store.queue();
+        let recovered = repo.recover_interrupted().await?;
+        if !recovered.is_empty() {
+            tracing::info!(items = ?recovered, "resuming downloads interrupted by a restart");
+        }
+        let running = repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
+        let paused = repo.flag(FLAG_PAUSED).await?.unwrap_or(false);
+        let (changes, _) = watch::channel(0);
+        let queue = DownloadQueue {
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                engine,
+                config: RwLock::new(Arc::new(config)),
+                callbacks,
+                state: Mutex::new(State {
+                    running,
+                    paused,
+                    active: HashMap::new(),
+                }),
+                changes,
+                pump_lock: tokio::sync::Mutex::new(()),
+                recovered,
+            }),
+        };
+        if running {
+            queue.inner.clone().pump().await;
+        }
+        Ok(queue)
+    }
+
+    /// Ids of the items a previous process left downloading; they resume first-come as pending.
+    pub fn recovered(&self) -> &[i64] {
+        &self.inner.recovered
+    }
+
+    fn repo(&self) -> QueueRepo {
+        self.inner.store.queue()
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.inner.config()
+    }
+
+    /// Applies a changed configuration (parallelism, rate limit, naming, preferences).
+    pub async fn set_config(&self, config: Config) {
+        self.inner
+            .engine
+            .limiter()
+            .set_rate(config.download.rate_limit);
+        *self.inner.config.write().expect("config lock") = Arc::new(config);
+        self.inner.clone().pump().await;
+    }
+
+    /// Queues episodes. An episode already queued (pending, downloading or paused) or already in
+    /// the library is not added again; the answer lists those with the reason.
+    pub async fn add(&self, requests: Vec<EpisodeRequest>) -> Result<AddOutcome> {
+        let repo = self.repo();
+        let config = self.config();
+        let mut outcome = AddOutcome::default();
+        for req in requests {
+            let skip = |reason| SkippedEpisode {
+                key: req.key.clone(),
+                season: req.season,
+                episode: req.episode,
+                reason,
+            };
+            if let Err(e) = self.inner.registry.provider(&req.site) {
+                outcome.skipped.push(skip(SkipReason::Invalid {
+                    message: e.to_string(),
+                }));
+                continue;
+            }
+            if let Some(item) = repo
+                .live_for_episode(req.key.as_str(), req.season, req.episode)
+                .await?
+            {
+                outcome
+                    .skipped
+                    .push(skip(SkipReason::AlreadyQueued { item_id: item.id }));
+                continue;
+            }
+            if let Some(path) = on_disk(&config, &req).await {
+                outcome.skipped.push(skip(SkipReason::OnDisk {
+                    path: path.display().to_string(),
+                }));
+                continue;
+            }
+            let language = req.language.map(Language::as_str);
+            let new = NewQueueItem {
+                key: req.key.as_str(),
+                site: &req.site,
+                folder: req.folder.as_deref(),
+                season: req.season,
+                episode: req.episode,
+                language,
+                priority: req.priority,
+            };
+            match repo.insert(&new).await {
+                Ok(item) => {
+                    let mut ctx = EventContext::new(item.key.clone());
+                    ctx.site = Some(item.site.clone());
+                    ctx.folder = item.folder.clone();
+                    ctx.season = Some(item.season);
+                    ctx.episode = Some(item.episode);
+                    ctx.language = item.language;
+                    self.inner.callbacks.emit(Event::DownloadQueued {
+                        item_id: item.id,
+                        context: ctx,
+                    });
+                    outcome.added.push(item);
+                }
+                Err(Error::Conflict(_)) => {
+                    let id = repo
+                        .live_for_episode(req.key.as_str(), req.season, req.episode)
+                        .await?
+                        .map(|i| i.id)
+                        .unwrap_or_default();
+                    outcome
+                        .skipped
+                        .push(skip(SkipReason::AlreadyQueued { item_id: id }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !outcome.added.is_empty() {
+            self.inner.changed();
+            self.inner.clone().pump().await;
+        }
+        Ok(outcome)
+    }
+
+    /// Removes an item: a running download is cancelled and its partial file deleted.
+    pub async fn remove(&self, id: i64) -> Result<()> {
+        let item = self.repo().get(id).await?;
+        self.repo().remove(id).await?;
+        let active = self.inner.active(id);
+        if let Some(a) = &active {
+            a.cancel.cancel();
+            self.wait_inactive(id).await;
+        }
+        let target = active
+            .and_then(|a| a.target.lock().expect("target lock").clone())
+            .or_else(|| item.path.as_ref().map(PathBuf::from));
+        if item.status != ItemStatus::Completed
+            && let Some(target) = target
+        {
+            partial::remove_partial(&target).await;
+        }
+        self.inner.changed();
+        self.inner.clone().pump().await;
+        Ok(())
+    }
+
+    /// Starts (or restarts after stop/pause) the whole queue.
+    pub async fn start(&self) -> Result<()> {
+        self.repo().set_flag(FLAG_RUNNING, true).await?;
+        self.repo().set_flag(FLAG_PAUSED, false).await?;
+        {
+            let mut s = self.inner.lock();
+            s.running = true;
+            s.paused = false;
+        }
+        self.inner.changed();
+        self.inner.clone().pump().await;
+        Ok(())
+    }
+
+    /// Stops the whole queue: running downloads are interrupted (their partial files stay and
+    /// they go back to pending), nothing new starts until [`start`](Self::start).
+    pub async fn stop(&self) -> Result<()> {
+        self.repo().set_flag(FLAG_RUNNING, false).await?;
+        self.interrupt_all().await
+    }
+
+    /// For process shutdown: interrupts running downloads like [`stop`](Self::stop) (partial
+    /// files stay, items back to pending) but remembers that the queue was running, so the next
+    /// start of the process carries on.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.interrupt_all().await
+    }
+
+    async fn interrupt_all(&self) -> Result<()> {
+        let active: Vec<(i64, Arc<ActiveDownload>)> = {
+            let mut s = self.inner.lock();
+            s.running = false;
+            s.active.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
+        for (id, a) in &active {
+            self.repo()
+                .transition(*id, &[ItemStatus::Downloading], ItemStatus::Pending, false)
+                .await?;
+            a.cancel.cancel();
+        }
+        for (id, _) in &active {
+            self.wait_inactive(*id).await;
+        }
+        self.inner.changed();
+        Ok(())
+    }
+
+    /// Pauses the queue: current downloads finish, nothing new starts.
+    pub async fn pause(&self) -> Result<()> {
+        self.repo().set_flag(FLAG_PAUSED, true).await?;
+        self.inner.lock().paused = true;
+        self.inner.changed();
+        Ok(())
+    }
+
+    /// Undoes [`pause`](Self::pause).
+    pub async fn resume(&self) -> Result<()> {
+        self.repo().set_flag(FLAG_PAUSED, false).await?;
+        self.inner.lock().paused = false;
+        self.inner.changed();
+        self.inner.clone().pump().await;
+        Ok(())
+    }
+
+    /// Pauses one item (a running download is interrupted; its partial file stays).
+    pub async fn pause_item(&self, id: i64) -> Result<()> {
+        let moved = self
+            .repo()
+            .transition(
+                id,
+                &[ItemStatus::Pending, ItemStatus::Downloading],
+                ItemStatus::Paused,
+                false,
+            )
+            .await?;
+        if !moved {
+            self.repo().get(id).await?;
+            return Err(Error::Conflict(format!(
+                "queue item {id} is not pending or downloading"
+            )));
+        }
+        if let Some(a) = self.inner.active(id) {
+            a.cancel.cancel();
+            self.wait_inactive(id).await;
+        }
+        self.inner.changed();
+        self.inner.clone().pump().await;
+        Ok(())
+    }
+
+    /// Puts a paused item back in line.
+    pub async fn resume_item(&self, id: i64) -> Result<()> {
+        if !self
+            .repo()
+            .transition(id, &[ItemStatus::Paused], ItemStatus::Pending, false)
+            .await?
+        {
+            self.repo().get(id).await?;
+            return Err(Error::Conflict(format!("queue item {id} is not paused")));
+        }
+        self.inner.changed();
+        self.inner.clone().pump().await;
+        Ok(())
+    }
+
+    /// Puts every failed item back in line (attempts reset). Returns the ids retried; failed
+    /// items whose episode is already queued again are left alone.
+    pub async fn retry_failed(&self) -> Result<Vec<i64>> {
+        let mut retried = Vec::new();
+        for id in self.repo().failed_ids().await? {
+            if self.retry_item(id).await? {
+                retried.push(id);
+            }
+        }
+        self.inner.changed();
+        self.inner.clone().pump().await;
+        Ok(retried)
+    }
+
+    /// Puts one failed or cancelled item back in line. `false` when it was not failed/cancelled
+    /// or the episode is already queued again.
+    pub async fn retry_item(&self, id: i64) -> Result<bool> {
+        let moved = self
+            .repo()
+            .transition(
+                id,
+                &[ItemStatus::Failed, ItemStatus::Cancelled],
+                ItemStatus::Pending,
+                true,
+            )
+            .await?;
+        if moved {
+            self.inner.changed();
+            self.inner.clone().pump().await;
+        }
+        Ok(moved)
+    }
+
+    /// Removes every completed item from the list (files stay). Returns how many.
+    pub async fn clear_completed(&self) -> Result<u64> {
+        let n = self.repo().clear_completed().await?;
+        self.inner.changed();
+        Ok(n)
+    }
+
+    /// Moves an item to `position` (1 = next) and optionally changes its priority.
+    pub async fn reorder(&self, id: i64, position: usize, priority: Option<i64>) -> Result<()> {
+        self.repo().reorder(id, position, priority).await?;
+        self.inner.changed();
+        Ok(())
+    }
+
+    pub async fn item(&self, id: i64) -> Result<QueueItem> {
+        self.repo().get(id).await
+    }
+
+    /// Every visible item, in queue order.
+    pub async fn list(&self) -> Result<Vec<QueueItem>> {
+        self.repo().list().await
+    }
+
+    pub async fn status(&self) -> Result<QueueStatus> {
+        self.inner.status().await
+    }
+
+    /// Waits until none of `ids` is pending, downloading or paused any more (removed counts as
+    /// finished). Returns the items as they ended (removed ones left out).
+    pub async fn wait_finished(&self, ids: &[i64]) -> Result<Vec<QueueItem>> {
+        let mut rx = self.inner.changes.subscribe();
+        loop {
+            let mut done = Vec::new();
+            let mut open = false;
+            for id in ids {
+                match self.repo().get(*id).await {
+                    Ok(item) => {
+                        let live = matches!(
+                            item.status,
+                            ItemStatus::Pending | ItemStatus::Downloading | ItemStatus::Paused
+                        ) || self.inner.active(*id).is_some();
+                        if live {
+                            open = true;
+                        } else {
+                            done.push(item);
+                        }
+                    }
+                    Err(Error::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !open {
+                return Ok(done);
+            }
+            // A timeout too, so a change we raced with is still noticed.
+            let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()).await;
+        }
+    }
+
+    /// Waits until no download runs and nothing would start now.
+    pub async fn wait_idle(&self) -> Result<()> {
+        let mut rx = self.inner.changes.subscribe();
+        loop {
+            let (running, paused, active) = {
+                let s = self.inner.lock();
+                (s.running, s.paused, s.active.len())
+            };
+            if active == 0 {
+                let pending = self
+                    .repo()
+                    .list()
+                    .await?
+                    .iter()
+                    .any(|i| i.status == ItemStatus::Pending);
+                if !running || paused || !pending {
+                    return Ok(());
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()).await;
+        }
+    }
+
+    async fn wait_inactive(&self, id: i64) {
+        let mut rx = self.inner.changes.subscribe();
+        let deadline = Instant::now() + WIND_DOWN;
+        while self.inner.active(id).is_some() && Instant::now() < deadline {
+            let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
+        }
+    }
+}
+
+/// A file of the requested episode already in the library.
+async fn on_disk(config: &Config, req: &EpisodeRequest) -> Option<PathBuf> {
+    let root = config.library.path.clone();
+    let key = req.key.clone();
+    let folder = req.folder.clone();
+    let (season, episode) = (req.season, req.episode);
+    tokio::task::spawn_blocking(move || {
+        let folder = folder
+            .map(|f| naming::sanitize_part(&f))
+            .or_else(|| library::find_series_folder(&root, &key))?;
+        library::episode_on_disk(&root.join(folder), season, episode)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("queue state lock")
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    fn active(&self, id: i64) -> Option<Arc<ActiveDownload>> {
+        self.lock().active.get(&id).cloned()
+    }
+
+    fn changed(self: &Arc<Self>) {
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
+        let inner = self.clone();
+        tokio::spawn(async move {
+            if let Ok(status) = inner.status().await {
+                inner.callbacks.emit(Event::QueueStatus {
+                    running: status.running,
+                    paused: status.paused,
+                    pending: status.pending,
+                    downloading: status.downloading,
+                    completed: status.completed,
+                    failed: status.failed,
+                });
+            }
+        });
+    }
+
+    async fn status(&self) -> Result<QueueStatus> {
+        let items = self.store.queue().list().await?;
+        let (running, paused) = {
+            let s = self.lock();
+            (s.running, s.paused)
+        };
+        let count = |st: ItemStatus| items.iter().filter(|i| i.status == st).count() as u64;
+        Ok(QueueStatus {
+            running,
+            paused,
+            max_parallel: self.config().download.max_parallel.max(1),
+            pending: count(ItemStatus::Pending),
+            downloading: count(ItemStatus::Downloading),
+            paused_items: count(ItemStatus::Paused),
+            completed: count(ItemStatus::Completed),
+            failed: count(ItemStatus::Failed),
+            cancelled: count(ItemStatus::Cancelled),
+            items,
+        })
+    }
+
+    /// Runs [`pump`](Self::pump) on its own task (a sync boundary, so pump's future is not recursive).
+    fn kick(self: Arc<Self>) {
+        tokio::spawn(self.pump());
+    }
+
+    /// Starts pending items while the queue runs and slots are free.
+    async fn pump(self: Arc<Self>) {
+        let _guard = self.pump_lock.lock().await;
+        loop {
+            let max = usize::try_from(self.config().download.max_parallel.max(1)).unwrap_or(1);
+            let active_ids: Vec<i64> = {
+                let s = self.lock();
+                if !s.running || s.paused || s.active.len() >= max {
+                    return;
+                }
+                s.active.keys().copied().collect()
+            };
+            let next = match self.store.queue().next_pending(&active_ids).await {
+                Ok(Some(item)) => item,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "queue: cannot read the next item");
+                    return;
+                }
+            };
+            if let Err(e) = self.store.queue().mark_started(next.id).await {
+                tracing::error!(error = %e, "queue: cannot start item {}", next.id);
+                return;
+            }
+            let active = Arc::new(ActiveDownload {
+                cancel: CancellationToken::new(),
+                target: Mutex::new(None),
+            });
+            self.lock().active.insert(next.id, active.clone());
+            let inner = self.clone();
+            tokio::spawn(async move {
+                let id = next.id;
+                let worker = tokio::spawn(inner.clone().run_item(next, active));
+                if let Err(e) = worker.await {
+                    // A panic in one download must not wedge the queue.
+                    tracing::error!(item = id, error = %e, "download task panicked");
+                    let _ = inner
+                        .store
+                        .queue()
+                        .mark_failed(id, &format!("internal error: {e}"))
+                        .await;
+                }
+                inner.lock().active.remove(&id);
+                inner.changed();
+                inner.kick();
+            });
+            self.changed();
+        }
+    }
+
+    async fn run_item(self: Arc<Self>, item: QueueItem, active: Arc<ActiveDownload>) {
+        let config = self.config();
+        let mut context = EventContext::new(item.key.clone());
+        context.site = Some(item.site.clone());
+        context.folder = item.folder.clone();
+        context.season = Some(item.season);
+        context.episode = Some(item.episode);
+        context.language = item.language;
+        self.callbacks.emit(Event::DownloadStarted {
+            item_id: item.id,
+            context: context.clone(),
+        });
+        let (snapshots, snapshot_rx) = watch::channel(Snapshot::default());
+        let writer = tokio::spawn(write_progress(self.store.queue(), item.id, snapshot_rx));
+        let sink = QueueSink {
+            item_id: item.id,
+            callbacks: self.callbacks.clone(),
+            context: Mutex::new(context),
+            active: active.clone(),
+            snapshots,
+            speed: Mutex::new(SpeedMeter::default()),
+        };
+        let job = EpisodeJob {
+            item_id: item.id,
+            key: item.key.clone(),
+            site: item.site.clone(),
+            season: item.season,
+            episode: item.episode,
+            language: item.language,
+            folder: item.folder.clone(),
+        };
+        let result = self
+            .engine
+            .download_episode(&config, &job, &sink, &active.cancel)
+            .await;
+        let context = sink.context.lock().expect("context lock").clone();
+        drop(sink);
+        // The last progress write lands before the final status.
+        let _ = writer.await;
+        let repo = self.store.queue();
+        let finish = match result {
+            Ok(EpisodeOutcome::Downloaded { path, size, .. }) => {
+                self.completed(&repo, item.id, context, &path, size).await
+            }
+            Ok(EpisodeOutcome::AlreadyOnDisk { path }) => {
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                self.completed(&repo, item.id, context, &path, size).await
+            }
+            Ok(EpisodeOutcome::Skipped { reason }) => repo.mark_cancelled(item.id, &reason).await,
+            // Whoever cancelled already set the status (stop → pending, pause → paused, remove).
+            Err(Error::Cancelled) => Ok(()),
+            Err(e) => {
+                let message = e.to_string();
+                let r = repo.mark_failed(item.id, &message).await;
+                self.callbacks.emit(Event::DownloadFailed {
+                    item_id: item.id,
+                    context,
+                    error: message,
+                });
+                r
+            }
+        };
+        if let Err(e) = finish {
+            tracing::error!(item = item.id, error = %e, "queue: cannot record the result");
+        }
+    }
+
+    async fn completed(
+        &self,
+        repo: &QueueRepo,
+        id: i64,
+        mut context: EventContext,
+        path: &Path,
+        size: u64,
+    ) -> Result<()> {
+        let path_str = path.display().to_string();
+        repo.mark_completed(id, &path_str, size).await?;
+        context.path = Some(path_str);
+        self.callbacks.emit(Event::DownloadCompleted {
+            item_id: id,
+            context,
+            size,
+        });
+        Ok(())
+    }
+}
+
+/// Latest progress of one item, written to the database at most once a second.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Snapshot {
+    bytes: u64,
+    total: Option<u64>,
+    speed: Option<f64>,
+    eta: Option<u64>,
+    path: Option<String>,
+    folder: Option<String>,
+    language: Option<Language>,
+}
+
+async fn write_progress(repo: QueueRepo, id: i64, mut rx: watch::Receiver<Snapshot>) {
+    let mut written_path: Option<String> = None;
+    while rx.changed().await.is_ok() {
+        let snap = rx.borrow_and_update().clone();
+        if snap.path.is_some() && snap.path != written_path {
+            if let Err(e) = repo
+                .set_path(
+                    id,
+                    snap.path.as_deref().unwrap_or_default(),
+                    snap.folder.as_deref(),
+                )
+                .await
+            {
+                tracing::warn!(item = id, error = %e, "queue: cannot record the target path");
+            }
+            written_path = snap.path.clone();
+        }
+        if let Err(e) = repo
+            .update_progress(id, snap.bytes, snap.total, snap.speed, snap.eta)
+            .await
+        {
+            tracing::warn!(item = id, error = %e, "queue: cannot record progress");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Smoothed bytes per second.
+#[derive(Default)]
+struct SpeedMeter {
+    sample: Option<(Instant, u64)>,
+    speed: Option<f64>,
+}
+
+impl SpeedMeter {
+    fn update(&mut self, bytes: u64) -> Option<f64> {
+        let now = Instant::now();
+        match self.sample {
+            None => self.sample = Some((now, bytes)),
+            Some((at, before)) => {
+                let dt = now.duration_since(at).as_secs_f64();
+                if dt >= 0.5 {
+                    let instant = bytes.saturating_sub(before) as f64 / dt;
+                    self.speed = Some(match self.speed {
+                        Some(s) => 0.7 * s + 0.3 * instant,
+                        None => instant,
+                    });
+                    self.sample = Some((now, bytes));
+                }
+            }
+        }
+        self.speed
+    }
+}
+
+struct QueueSink {
+    item_id: i64,
+    callbacks: CallbackManager,
+    context: Mutex<EventContext>,
+    active: Arc<ActiveDownload>,
+    snapshots: watch::Sender<Snapshot>,
+    speed: Mutex<SpeedMeter>,
+}
+
+impl ProgressSink for QueueSink {
+    fn target(&self, path: &Path, folder: &str, language: Language) {
+        *self.active.target.lock().expect("target lock") = Some(path.to_path_buf());
+        {
+            let mut c = self.context.lock().expect("context lock");
+            c.path = Some(path.display().to_string());
+            c.folder = Some(folder.to_owned());
+            c.language = Some(language);
+        }
+        self.snapshots.send_modify(|s| {
+            s.path = Some(path.display().to_string());
+            s.folder = Some(folder.to_owned());
+            s.language = Some(language);
+        });
+    }
+
+    fn progress(&self, bytes: u64, total: Option<u64>) {
+        let speed = self.speed.lock().expect("speed lock").update(bytes);
+        let eta = match (total, speed) {
+            (Some(t), Some(s)) if s > 0.0 => Some((t.saturating_sub(bytes) as f64 / s) as u64),
+            _ => None,
+        };
+        let percent = total
+            .filter(|t| *t > 0)
+            .map(|t| (bytes as f64 / t as f64 * 100.0).min(100.0));
+        self.snapshots.send_modify(|s| {
+            s.bytes = bytes;
+            s.total = total;
+            s.speed = speed;
+            s.eta = eta;
+        });
+        let context = self.context.lock().expect("context lock").clone();
+        self.callbacks.emit(Event::DownloadProgress {
+            context,
+            progress: DownloadProgress {
+                item_id: self.item_id,
+                bytes,
+                total,
+                speed: speed.unwrap_or(0.0),
+                eta,
+                percent,
+            },
+        });
+    }
+}

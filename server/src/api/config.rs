@@ -146,7 +146,7 @@ impl ConfigApi {
         let _guard = state.config_write_lock().await;
         let config = merged_config(&state, body.0)?;
         let backup = config_file::save(&config, state.data_dir())?;
-        state.reload_config()?;
+        state.reload_config().await?;
         Ok(Json(ConfigSaved {
             config: to_doc(&state.config())?,
             backup,
@@ -206,7 +206,7 @@ impl ConfigApi {
         let before = config_file::list_backups(state.data_dir())?;
         config_file::restore_backup(state.data_dir(), &name.0)?;
         let after = config_file::list_backups(state.data_dir())?;
-        state.reload_config()?;
+        state.reload_config().await?;
         let backup = after.into_iter().find(|n| !before.contains(n));
         Ok(Json(ConfigSaved {
             config: to_doc(&state.config())?,

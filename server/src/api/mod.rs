@@ -9,10 +9,13 @@ use crate::app::AppState;
 use crate::auth::Claims;
 use crate::error::ApiError;
 
+pub mod anime;
 pub mod auth;
 pub mod config;
 mod config_types;
 pub mod health;
+pub mod plugins;
+pub mod queue;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -44,11 +47,25 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Claims> {
 }
 
 /// Every API area, in the order the document lists them.
-pub type Apis = (health::HealthApi, auth::AuthApi, config::ConfigApi);
+pub type Apis = (
+    health::HealthApi,
+    auth::AuthApi,
+    config::ConfigApi,
+    anime::AnimeApi,
+    queue::QueueApi,
+    plugins::PluginsApi,
+);
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (health::HealthApi, auth::AuthApi, config::ConfigApi),
+        (
+            health::HealthApi,
+            auth::AuthApi,
+            config::ConfigApi,
+            anime::AnimeApi,
+            queue::QueueApi,
+            plugins::PluginsApi,
+        ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),
     )

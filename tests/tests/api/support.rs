@@ -1,5 +1,10 @@
 //! Starting the application for a test, and small request helpers.
 
+use std::sync::Arc;
+
+use aniworld_core::model::{Episode, EpisodeStreams, SearchResult, Season, SeriesInfo, SeriesKey};
+use aniworld_core::registry::Origin;
+use aniworld_core::traits::Provider;
 use aniworld_server::{App, AppOptions, RunningServer};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -12,9 +17,16 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// Test config: cheap bcrypt so tests stay fast.
+/// Test config: cheap bcrypt so tests stay fast; the built-in providers are off (tests never
+/// reach the real sites; the fixture-site tests switch them on with local base URLs).
 pub fn base_config() -> Value {
-    json!({ "auth": { "bcrypt_cost": 4 } })
+    json!({
+        "auth": { "bcrypt_cost": 4 },
+        "providers": {
+            "aniworld": { "enabled": false, "base_url": "http://127.0.0.1:9" },
+            "sto": { "enabled": false, "base_url": "http://127.0.0.1:9" }
+        }
+    })
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -139,4 +151,89 @@ pub async fn assert_error(resp: reqwest::Response, status: u16) -> Value {
     assert!(body["message"].is_string(), "{body}");
     assert!(body.as_object().unwrap().contains_key("details"), "{body}");
     body
+}
+
+/// A provider double with id `fake`: search finds `alpha-show` and `beta-show`; every series has
+/// one special and two seasons of three episodes; `gone` is not found.
+pub struct FakeProvider;
+
+fn info(key: &SeriesKey) -> SeriesInfo {
+    let season = |number: u32, episodes: u32| Season {
+        number,
+        episodes: (1..=episodes)
+            .map(|n| Episode {
+                number: n,
+                title_de: Some(format!("Folge {n}")),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    SeriesInfo {
+        key: key.clone(),
+        site: "fake".into(),
+        name: format!("Show {key}"),
+        year: Some(2020),
+        end_year: None,
+        description: Some("A show".into()),
+        cover: None,
+        genres: vec![],
+        alternative_titles: vec![],
+        seasons: vec![season(0, 1), season(1, 3), season(2, 3)],
+        url: format!("http://fake/anime/stream/{key}"),
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for FakeProvider {
+    fn id(&self) -> &str {
+        "fake"
+    }
+    async fn search(&self, query: &str) -> aniworld_core::Result<Vec<SearchResult>> {
+        Ok(["alpha-show", "beta-show"]
+            .iter()
+            .filter(|k| k.contains(query))
+            .map(|k| SearchResult {
+                key: SeriesKey::parse(k).unwrap(),
+                site: "fake".into(),
+                name: format!("Show {k}"),
+                year: Some(2020),
+                description: None,
+                cover: None,
+                link: format!("/anime/stream/{k}"),
+            })
+            .collect())
+    }
+    async fn series(&self, key: &SeriesKey) -> aniworld_core::Result<SeriesInfo> {
+        if key.as_str() == "gone" {
+            return Err(aniworld_core::Error::NotFound("series gone".into()));
+        }
+        Ok(info(key))
+    }
+    async fn episode(
+        &self,
+        _: &SeriesKey,
+        _: u32,
+        _: u32,
+    ) -> aniworld_core::Result<EpisodeStreams> {
+        Err(aniworld_core::Error::Unsupported(
+            "no streams in the double".into(),
+        ))
+    }
+    async fn resolve_redirect(&self, link: &str) -> aniworld_core::Result<String> {
+        Ok(link.to_owned())
+    }
+    fn key_from_link(&self, link: &str) -> Option<SeriesKey> {
+        let rest = link.split("/anime/stream/").nth(1)?;
+        SeriesKey::parse(rest.split('/').next()?).ok()
+    }
+}
+
+/// An app with [`FakeProvider`] registered (no password set yet).
+pub async fn app_with_fake_provider() -> TestApp {
+    let app = spawn_app().await;
+    app.server
+        .state
+        .registry()
+        .register_provider(Arc::new(FakeProvider), Origin::builtin());
+    app
 }

@@ -1,0 +1,351 @@
+//! `/api/queue`: the persistent download queue (`aniworld_core::queue::DownloadQueue`).
+
+use aniworld_core::model::{Language, SeriesKey};
+use aniworld_core::queue::{
+    AddOutcome, DownloadQueue, EpisodeRequest, QueueItem, QueueStatus, SkipReason,
+};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::{ApiTags, BearerAuth};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// Most episodes one add may carry.
+const MAX_ADD: usize = 2_000;
+
+#[derive(Debug, Object)]
+pub struct QueueItemView {
+    pub id: i64,
+    pub key: String,
+    pub site: String,
+    pub folder: Option<String>,
+    pub season: u32,
+    pub episode: u32,
+    /// The forced language, or (once downloading) the language being downloaded.
+    pub language: Option<String>,
+    /// `pending`, `downloading`, `paused`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub priority: i64,
+    pub position: i64,
+    pub bytes: u64,
+    pub total: Option<u64>,
+    /// Bytes per second.
+    pub speed: Option<f64>,
+    /// Seconds left.
+    pub eta: Option<u64>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Target file, once known.
+    pub path: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<QueueItem> for QueueItemView {
+    fn from(i: QueueItem) -> Self {
+        QueueItemView {
+            id: i.id,
+            key: i.key.to_string(),
+            site: i.site,
+            folder: i.folder,
+            season: i.season,
+            episode: i.episode,
+            language: i.language.map(|l| l.to_string()),
+            status: i.status.to_string(),
+            priority: i.priority,
+            position: i.position,
+            bytes: i.bytes,
+            total: i.total,
+            speed: i.speed,
+            eta: i.eta,
+            attempts: i.attempts,
+            last_error: i.last_error,
+            path: i.path,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct QueueStatusView {
+    /// Started (and not stopped).
+    pub running: bool,
+    /// Paused: running downloads finish, nothing new starts.
+    pub paused: bool,
+    pub max_parallel: u32,
+    pub pending: u64,
+    pub downloading: u64,
+    pub paused_items: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Every visible item in queue order.
+    pub items: Vec<QueueItemView>,
+}
+
+impl From<QueueStatus> for QueueStatusView {
+    fn from(s: QueueStatus) -> Self {
+        QueueStatusView {
+            running: s.running,
+            paused: s.paused,
+            max_parallel: s.max_parallel,
+            pending: s.pending,
+            downloading: s.downloading,
+            paused_items: s.paused_items,
+            completed: s.completed,
+            failed: s.failed,
+            cancelled: s.cancelled,
+            items: s.items.into_iter().map(QueueItemView::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct EpisodeToQueue {
+    pub key: String,
+    /// Provider id; taken from the library (or `aniworld`) when absent.
+    pub site: Option<String>,
+    /// 0 = movies/specials.
+    pub season: u32,
+    pub episode: u32,
+    /// Force a language (`German Dub`, `German Sub`, `English Sub`, `English Dub`); else the
+    /// configured preference decides.
+    pub language: Option<String>,
+    /// Higher first.
+    pub priority: Option<i64>,
+}
+
+#[derive(Debug, Object)]
+pub struct QueueAddRequest {
+    /// 1 to 2,000 episodes.
+    pub episodes: Vec<EpisodeToQueue>,
+}
+
+#[derive(Debug, Object)]
+pub struct SkippedView {
+    pub key: String,
+    pub season: u32,
+    pub episode: u32,
+    /// `already_queued`, `on_disk` or `invalid`.
+    pub reason: String,
+    /// For `already_queued`: the live item.
+    pub item_id: Option<i64>,
+    /// For `on_disk`: the file.
+    pub path: Option<String>,
+    /// For `invalid`: why.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct QueueAddResult {
+    pub added: Vec<QueueItemView>,
+    /// Episodes not added (already queued, already on disk, invalid), with the reason.
+    pub skipped: Vec<SkippedView>,
+}
+
+impl From<AddOutcome> for QueueAddResult {
+    fn from(o: AddOutcome) -> Self {
+        QueueAddResult {
+            added: o.added.into_iter().map(QueueItemView::from).collect(),
+            skipped: o
+                .skipped
+                .into_iter()
+                .map(|s| {
+                    let (reason, item_id, path, message) = match s.reason {
+                        SkipReason::AlreadyQueued { item_id } => {
+                            ("already_queued", Some(item_id), None, None)
+                        }
+                        SkipReason::OnDisk { path } => ("on_disk", None, Some(path), None),
+                        SkipReason::Invalid { message } => ("invalid", None, None, Some(message)),
+                    };
+                    SkippedView {
+                        key: s.key.to_string(),
+                        season: s.season,
+                        episode: s.episode,
+                        reason: reason.to_owned(),
+                        item_id,
+                        path,
+                        message,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct RetryResult {
+    /// Items set back to pending.
+    pub retried: Vec<i64>,
+}
+
+#[derive(Debug, Object)]
+pub struct ClearResult {
+    /// Completed items removed from the list.
+    pub removed: u64,
+}
+
+#[derive(ApiResponse)]
+pub enum RemovedResponse {
+    /// Removed; a running download was cancelled and its partial file deleted.
+    #[oai(status = 204)]
+    Removed,
+}
+
+fn queue(state: &AppState) -> ApiResult<&DownloadQueue> {
+    state
+        .queue()
+        .ok_or_else(|| ApiError::unavailable("the download queue is not running"))
+}
+
+async fn status_view(q: &DownloadQueue) -> ApiResult<Json<QueueStatusView>> {
+    Ok(Json(q.status().await?.into()))
+}
+
+pub struct QueueApi;
+
+#[OpenApi(prefix_path = "/api/queue", tag = "ApiTags::Queue")]
+impl QueueApi {
+    /// The queue's state and every item in order.
+    #[oai(path = "/status", method = "get", operation_id = "queue_status")]
+    async fn status(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<QueueStatusView>> {
+        status_view(queue(&state)?).await
+    }
+
+    /// Queues episodes. Episodes already queued or already in the library are not added twice;
+    /// `skipped` says which and why.
+    #[oai(path = "/add", method = "post", operation_id = "queue_add")]
+    async fn add(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+        body: Json<QueueAddRequest>,
+    ) -> ApiResult<Json<QueueAddResult>> {
+        let q = queue(&state)?;
+        let episodes = body.0.episodes;
+        if episodes.is_empty() || episodes.len() > MAX_ADD {
+            return Err(ApiError::invalid(
+                "episodes",
+                format!("give 1 to {MAX_ADD} episodes"),
+            ));
+        }
+        let mut requests = Vec::with_capacity(episodes.len());
+        for (i, e) in episodes.into_iter().enumerate() {
+            let key = SeriesKey::parse(&e.key)
+                .map_err(|err| ApiError::invalid(&format!("episodes[{i}].key"), err.to_string()))?;
+            let language = e
+                .language
+                .as_deref()
+                .map(str::parse::<Language>)
+                .transpose()
+                .map_err(|err| {
+                    ApiError::invalid(&format!("episodes[{i}].language"), err.to_string())
+                })?;
+            let known = state.store().series().get_by_key(&key).await?;
+            let site = e
+                .site
+                .or_else(|| known.as_ref().map(|r| r.site.clone()))
+                .unwrap_or_else(|| "aniworld".to_owned());
+            let mut request = EpisodeRequest::new(key, site, e.season, e.episode);
+            request.language = language;
+            request.priority = e.priority.unwrap_or(0);
+            request.folder = known.map(|r| r.folder);
+            requests.push(request);
+        }
+        Ok(Json(q.add(requests).await?.into()))
+    }
+
+    /// Removes an item; a running download is cancelled and its partial file deleted.
+    #[oai(path = "/:item_id", method = "delete", operation_id = "queue_remove")]
+    async fn remove(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+        item_id: Path<i64>,
+    ) -> ApiResult<RemovedResponse> {
+        queue(&state)?.remove(item_id.0).await?;
+        Ok(RemovedResponse::Removed)
+    }
+
+    /// Starts the queue (it stays started across restarts).
+    #[oai(path = "/start", method = "post", operation_id = "queue_start")]
+    async fn start(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<QueueStatusView>> {
+        let q = queue(&state)?;
+        q.start().await?;
+        status_view(q).await
+    }
+
+    /// Stops the queue: running downloads are interrupted (partial files stay for resuming).
+    #[oai(path = "/stop", method = "post", operation_id = "queue_stop")]
+    async fn stop(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<QueueStatusView>> {
+        let q = queue(&state)?;
+        q.stop().await?;
+        status_view(q).await
+    }
+
+    /// Pauses: running downloads finish, nothing new starts.
+    #[oai(path = "/pause", method = "post", operation_id = "queue_pause")]
+    async fn pause(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<QueueStatusView>> {
+        let q = queue(&state)?;
+        q.pause().await?;
+        status_view(q).await
+    }
+
+    /// Resumes after a pause.
+    #[oai(path = "/resume", method = "post", operation_id = "queue_resume")]
+    async fn resume(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<QueueStatusView>> {
+        let q = queue(&state)?;
+        q.resume().await?;
+        status_view(q).await
+    }
+
+    /// Sets every failed item back to pending.
+    #[oai(path = "/retry", method = "post", operation_id = "queue_retry")]
+    async fn retry(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<RetryResult>> {
+        let retried = queue(&state)?.retry_failed().await?;
+        Ok(Json(RetryResult { retried }))
+    }
+
+    /// Removes completed items from the list (the files stay).
+    #[oai(
+        path = "/completed",
+        method = "delete",
+        operation_id = "queue_clear_completed"
+    )]
+    async fn clear_completed(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<ClearResult>> {
+        let removed = queue(&state)?.clear_completed().await?;
+        Ok(Json(ClearResult { removed }))
+    }
+}
