@@ -3,6 +3,7 @@
 //! The rest of the workspace reaches providers and hosters only through [`registry::Registry`],
 //! and observes work only through [`events`].
 
+pub mod catalog;
 pub mod config;
 pub mod download;
 pub mod error;

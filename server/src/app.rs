@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aniworld_core::config::Config;
-use aniworld_core::events::{CallbackManager, DownloadHooks, NoHooks};
+use aniworld_core::events::CallbackManager;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
@@ -22,6 +22,7 @@ use crate::api::health::QueueHealth;
 use crate::auth::{AuthService, load_or_create_secret};
 use crate::config_file;
 use crate::error::{error_response, json_errors};
+use crate::extensions::Extensions;
 use crate::library::Library;
 use crate::{ui, ws};
 
@@ -52,6 +53,8 @@ struct StateInner {
     library: Arc<Library>,
     queue: Option<DownloadQueue>,
     started: Instant,
+    /// Native plugins and scripts.
+    extensions: Arc<Extensions>,
 }
 
 impl AppState {
@@ -97,6 +100,11 @@ impl AppState {
 
     pub fn library(&self) -> &Arc<Library> {
         &self.inner.library
+    }
+
+    /// Native plugins and scripts (`Option` for symmetry with the other services).
+    pub fn extensions(&self) -> Option<&Arc<Extensions>> {
+        Some(&self.inner.extensions)
     }
 
     /// The download queue (always present once built; `Option` keeps handlers honest).
@@ -152,8 +160,8 @@ pub struct ExtensionContext<'a> {
 /// override them) and subscribes hook scripts to `ctx.events`; returns the `before_download` hooks
 /// the queue calls. Called once by [`App::build`]. Errors of single plugins/scripts are reported by
 /// the plugin layer itself and must not stop the server.
-fn load_extensions(_ctx: &ExtensionContext<'_>) -> Arc<dyn DownloadHooks> {
-    Arc::new(NoHooks)
+async fn load_extensions(ctx: &ExtensionContext<'_>) -> Arc<Extensions> {
+    Arc::new(Extensions::load(ctx.config, ctx.data_dir, ctx.registry, ctx.events).await)
 }
 
 /// Built-in providers and hosters.
@@ -175,12 +183,14 @@ impl App {
         let registry = Registry::new();
         let events = CallbackManager::new();
         register_builtins(&registry, &config)?;
-        let hooks = load_extensions(&ExtensionContext {
+        let extensions = load_extensions(&ExtensionContext {
             data_dir: &options.data_dir,
             config: &config,
             registry: &registry,
             events: &events,
-        });
+        })
+        .await;
+        let hooks = extensions.download_hooks();
         let queue = DownloadQueue::new(
             store.clone(),
             registry.clone(),
@@ -203,6 +213,7 @@ impl App {
                 library,
                 queue: Some(queue),
                 started: Instant::now(),
+                extensions,
             }),
         };
         let endpoint = Arc::new(routes(&state));

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config_file;
 pub mod error;
+pub mod extensions;
 pub mod library;
 pub mod ui;
 pub mod ws;

@@ -459,6 +459,49 @@ mod resolve_cli {
     }
 
     #[tokio::test]
+    async fn resolve_uses_a_script_that_overrides_the_builtin_of_the_same_name() {
+        let site = FixtureSite::start().await;
+        let data = tempfile::tempdir().unwrap();
+        let scripts = data.path().join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        std::fs::write(
+            scripts.join("voe-fix.rhai"),
+            r#"
+fn meta() {
+    #{ kind: "hoster", name: "VOE", version: "9.9.9", domains: ["voe.sx"], allowed_hosts: [] }
+}
+fn extract(embed_url) {
+    #{ url: embed_url + "/fixed-by-script.mp4", kind: "mp4", headers: #{} }
+}
+"#,
+        )
+        .unwrap();
+        let url = embed_url(&site.state, "VOE", "c5");
+        let out = run(vec![
+            url.clone(),
+            "--hoster".into(),
+            "VOE".into(),
+            "--json".into(),
+            "--data-dir".into(),
+            data.path().display().to_string(),
+        ])
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+        assert_eq!(json["url"], format!("{url}/fixed-by-script.mp4"));
+        assert_eq!(json["kind"], "mp4");
+        assert!(site.state.requests().is_empty(), "the built-in did not run");
+        assert!(
+            !data.path().join("config.json").exists(),
+            "resolve creates nothing"
+        );
+    }
+
+    #[tokio::test]
     async fn resolve_reports_a_blocked_hoster_and_fails() {
         let site = FixtureSite::start().await;
         site.state.set_knob("hoster.vidoza.challenge", "403");

@@ -167,3 +167,349 @@ mod loader {
         assert!(reason.contains("could not load"), "{reason}");
     }
 }
+
+/// The example plugin against the fixture site, through `core`'s `Provider` trait.
+mod fixture_provider {
+    use super::*;
+    use aniworld_core::SeriesKey;
+    use aniworld_core::registry::Registry;
+    use aniworld_plugins::{PluginHost, PluginHostConfig};
+    use aniworld_testkit::FixtureSite;
+    use aniworld_testkit::catalogue::{self, Site};
+
+    async fn provider(
+        fixture: &FixtureSite,
+    ) -> (
+        tempfile::TempDir,
+        PluginHost,
+        std::sync::Arc<dyn aniworld_core::traits::Provider>,
+    ) {
+        let dir = plugins_dir(&["fixture-provider"]);
+        let registry = Registry::new();
+        let mut settings = std::collections::BTreeMap::new();
+        settings.insert(
+            "fixture".to_owned(),
+            serde_json::json!({ "base_url": fixture.url("aniworld") }),
+        );
+        let host = PluginHost::new(
+            registry.clone(),
+            PluginHostConfig {
+                dir: dir.path().to_owned(),
+                call_timeout: Duration::from_secs(10),
+                provider_settings: settings,
+            },
+        );
+        host.reload().await;
+        let p = registry.provider("fixture").expect("plugin registered");
+        (dir, host, p)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn search_finds_series_with_decoded_names() {
+        let fixture = FixtureSite::start().await;
+        let (_dir, _host, p) = provider(&fixture).await;
+        let hits = p.search("kaguya").await.expect("search");
+        let expected =
+            catalogue::find(Site::Aniworld, "kaguya-sama-love-is-war").expect("in catalogue");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].key.as_str(), expected.key);
+        assert_eq!(hits[0].name, expected.name);
+        assert_eq!(hits[0].site, "fixture");
+        assert_eq!(hits[0].year, Some(expected.year));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn series_lists_every_season_and_episode_of_the_catalogue() {
+        let fixture = FixtureSite::start().await;
+        let (_dir, _host, p) = provider(&fixture).await;
+        for expected in catalogue::series_of(Site::Aniworld) {
+            let info = p
+                .series(&SeriesKey::parse(expected.key).expect("key"))
+                .await
+                .expect("series");
+            assert_eq!(info.name, expected.name);
+            assert_eq!(info.year, Some(expected.year));
+            assert_eq!(info.end_year, expected.end_year);
+            assert_eq!(info.description.as_deref(), Some(expected.description));
+            let got: Vec<(u32, u32)> = info.episode_numbers().into_iter().collect();
+            assert_eq!(got, expected.released(), "{}", expected.key);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn episode_lists_every_hoster_entry_and_redirects_resolve() {
+        let fixture = FixtureSite::start().await;
+        let (_dir, _host, p) = provider(&fixture).await;
+        let series = catalogue::find(Site::Aniworld, "attack-on-titan").expect("in catalogue");
+        let key = SeriesKey::parse(series.key).expect("key");
+        let streams = p.episode(&key, 1, 1).await.expect("episode");
+        let expected = catalogue::episode_links(Site::Aniworld, series.key, 1, 1);
+        assert_eq!(streams.links.len(), expected.len());
+        let ep = series.episode(1, 1).expect("episode");
+        assert_eq!(streams.title_de.as_deref(), Some(ep.title_de));
+        let embed = p
+            .resolve_redirect(&streams.links[0].url)
+            .await
+            .expect("redirect resolves");
+        assert!(embed.starts_with("http://127.0.0.1:"), "{embed}");
+        assert!(!embed.contains("/redirect/"), "{embed}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_series_is_not_found() {
+        let fixture = FixtureSite::start().await;
+        let (_dir, _host, p) = provider(&fixture).await;
+        let err = p
+            .series(&SeriesKey::parse("no-such-show").expect("key"))
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, aniworld_core::Error::NotFound(_)), "{err}");
+    }
+}
+
+/// The real server with plugins in its `plugins.dir`.
+mod server {
+    use super::*;
+    use aniworld_server::app::{App, AppOptions, RunningServer};
+    use aniworld_testkit::FixtureSite;
+    use serde_json::{Value, json};
+
+    const PASSWORD: &str = "plugin tests password";
+
+    struct Running {
+        server: RunningServer,
+        _dir: tempfile::TempDir,
+        _plugins: tempfile::TempDir,
+        http: reqwest::Client,
+        token: String,
+    }
+
+    impl Running {
+        fn url(&self, path: &str) -> String {
+            format!("{}{path}", self.server.url())
+        }
+
+        async fn get(&self, path: &str) -> reqwest::Response {
+            self.http
+                .get(self.url(path))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("request")
+        }
+
+        async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+            self.http
+                .post(self.url(path))
+                .bearer_auth(&self.token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request")
+        }
+
+        async fn plugins(&self) -> Vec<Value> {
+            let r = self.get("/api/plugins").await;
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.expect("json");
+            body["items"].as_array().expect("items").clone()
+        }
+    }
+
+    async fn start(plugins: tempfile::TempDir, fixture: &FixtureSite, timeout_ms: u64) -> Running {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::fs::create_dir_all(dir.path().join("library")).expect("library");
+        let config = json!({
+            "auth": { "bcrypt_cost": 4 },
+            "plugins": { "dir": plugins.path(), "call_timeout_ms": timeout_ms },
+            "scripts": { "watch": false },
+            "providers": {
+                "aniworld": { "base_url": fixture.url("aniworld") },
+                "sto": { "base_url": fixture.url("sto") },
+                "fixture": { "base_url": fixture.url("aniworld") }
+            }
+        });
+        std::fs::write(data.join("config.json"), config.to_string()).expect("config");
+        let app = App::build(AppOptions {
+            data_dir: data,
+            library: Some(dir.path().join("library")),
+            bind: None,
+        })
+        .await
+        .expect("app builds");
+        let server = app.spawn("127.0.0.1:0").await.expect("binds");
+        let http = reqwest::Client::new();
+        let url = server.url();
+        let r = http
+            .post(format!("{url}/api/auth/setup"))
+            .json(&json!({ "password": PASSWORD }))
+            .send()
+            .await
+            .expect("setup");
+        assert_eq!(r.status(), 200);
+        let r = http
+            .post(format!("{url}/api/auth/login"))
+            .json(&json!({ "password": PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        let body: Value = r.json().await.expect("login json");
+        let token = body["token"].as_str().expect("token").to_owned();
+        Running {
+            server,
+            _dir: dir,
+            _plugins: plugins,
+            http,
+            token,
+        }
+    }
+
+    fn entry<'a>(items: &'a [Value], id: &str) -> &'a Value {
+        items
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed: {items:?}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn example_plugin_serves_search_and_add_through_the_api() {
+        let fixture = FixtureSite::start().await;
+        let app = start(plugins_dir(&["fixture-provider"]), &fixture, 10_000).await;
+        let items = app.plugins().await;
+        let fixture_row = entry(&items, "fixture");
+        assert_eq!(fixture_row["source"], "native");
+        assert_eq!(fixture_row["kind"], "provider");
+        assert_eq!(fixture_row["status"], "active");
+
+        let r = app
+            .post(
+                "/api/anime/search",
+                json!({ "query": "frieren", "site": "fixture" }),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let hits: Value = r.json().await.expect("json");
+        assert_eq!(hits[0]["key"], "frieren-beyond-journeys-end", "{hits}");
+        assert_eq!(hits[0]["site"], "fixture");
+
+        let link = hits[0]["link"].as_str().expect("link").to_owned();
+        let r = app
+            .post("/api/anime/add", json!({ "link": link, "site": "fixture" }))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+        let r = app.get("/api/anime/frieren-beyond-journeys-end").await;
+        assert_eq!(r.status(), 200);
+        let detail: Value = r.json().await.expect("json");
+        assert_eq!(detail["site"], "fixture");
+        // Every request to the site came from the plugin's own HTTP client (HTTP/1.0, its UA).
+        assert!(
+            fixture
+                .state
+                .requests()
+                .iter()
+                .any(|r| r.server == "aniworld" && r.uri.starts_with("/anime/stream/frieren"))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn broken_plugins_are_disabled_with_reasons_and_the_server_keeps_serving() {
+        let fixture = FixtureSite::start().await;
+        let app = start(
+            plugins_dir(&[
+                "broken-abi-plugin",
+                "broken-panic-plugin",
+                "broken-json-plugin",
+                "broken-hang-plugin",
+                "fixture-provider",
+            ]),
+            &fixture,
+            500,
+        )
+        .await;
+        let items = app.plugins().await;
+        let abi = entry(&items, "libbroken_abi_plugin");
+        assert_eq!(abi["status"], "disabled");
+        assert!(
+            abi["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("wrong ABI version"),
+            "{abi}"
+        );
+
+        // Each misbehaving call fails cleanly and switches its plugin off.
+        for site in ["broken-panic", "broken-json", "broken-hang"] {
+            let r = app
+                .post("/api/anime/search", json!({ "query": "x", "site": site }))
+                .await;
+            assert!(
+                r.status().is_client_error() || r.status().is_server_error(),
+                "{site}: {}",
+                r.status()
+            );
+            let body: Value = r.json().await.expect("error body is JSON");
+            assert!(body["error"].is_string(), "{body}");
+        }
+        let items = app.plugins().await;
+        let reasons = [
+            ("broken-panic", "panicked"),
+            ("broken-json", "invalid JSON"),
+            ("broken-hang", "timed out after 500 ms"),
+        ];
+        for (id, reason) in reasons {
+            let row = entry(&items, id);
+            assert_eq!(row["status"], "disabled", "{row}");
+            assert!(
+                row["error"].as_str().unwrap_or("").contains(reason),
+                "{row}"
+            );
+        }
+        // Still serving: health, and the good plugin still answers.
+        let r = app
+            .http
+            .get(app.url("/health"))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(r.status(), 200);
+        let r = app
+            .post(
+                "/api/anime/search",
+                json!({ "query": "frieren", "site": "fixture" }),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        app.server.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reload_endpoint_picks_up_a_plugin_dropped_in_later() {
+        let fixture = FixtureSite::start().await;
+        let plugins = plugins_dir(&[]);
+        let path = plugins.path().to_owned();
+        let app = start(plugins, &fixture, 10_000).await;
+        assert!(!app.plugins().await.iter().any(|i| i["id"] == "fixture"));
+        let src = library("fixture-provider");
+        std::fs::copy(&src, path.join(src.file_name().expect("name"))).expect("copy");
+        let r = app.post("/api/plugins/reload", json!({})).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        let items = body["items"].as_array().expect("items");
+        assert_eq!(entry(items, "fixture")["status"], "active");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listing_needs_a_token() {
+        let fixture = FixtureSite::start().await;
+        let app = start(plugins_dir(&[]), &fixture, 1_000).await;
+        let r = app
+            .http
+            .get(app.url("/api/plugins"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401);
+    }
+}

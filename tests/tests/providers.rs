@@ -4,7 +4,9 @@
 
 mod providers {
     pub mod aniworld;
+    pub mod cli;
     pub mod common;
+    pub mod fuzz;
     pub mod http;
     pub mod sto;
 }

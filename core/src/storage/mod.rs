@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::Result;
 
+pub mod cache;
 pub mod queue;
 pub mod sessions;
 pub mod settings;

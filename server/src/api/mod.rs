@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 mod config_types;
 pub mod health;
+pub mod plugins;
 pub mod queue;
 
 #[derive(Tags)]
@@ -52,6 +53,7 @@ pub type Apis = (
     config::ConfigApi,
     anime::AnimeApi,
     queue::QueueApi,
+    plugins::PluginsApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -62,6 +64,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             config::ConfigApi,
             anime::AnimeApi,
             queue::QueueApi,
+            plugins::PluginsApi,
         ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),

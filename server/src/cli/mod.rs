@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 mod download;
 mod info;
 mod openapi;
+mod providers;
 mod resolve;
 mod scan;
 mod search;

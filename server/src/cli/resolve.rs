@@ -1,7 +1,9 @@
 //! `aniworld resolve EMBED_URL [--hoster NAME] [--json]`: runs one hoster extractor.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use aniworld_core::config::Config;
 use aniworld_core::hosters;
 use aniworld_core::model::MediaSource;
 use aniworld_core::registry::Registry;
@@ -9,7 +11,7 @@ use aniworld_core::traits::Hoster;
 use clap::Args;
 use serde::Serialize;
 
-use super::{CliError, CliResult};
+use super::{CliError, CliResult, DataDirArg};
 
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
@@ -21,6 +23,9 @@ pub struct ResolveArgs {
     /// Print one JSON object `{"hoster", "url", "kind", "headers"}`.
     #[arg(long)]
     pub json: bool,
+    /// Hoster scripts in this data dir's `scripts.dir` override the built-ins of the same name.
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 /// The stable `--json` output.
@@ -33,12 +38,45 @@ struct Resolved<'a> {
 }
 
 pub async fn run(args: ResolveArgs) -> CliResult {
-    let registry = Registry::new();
-    hosters::register_builtin(&registry, aniworld_core::http::browser_client());
+    // The script host stays alive while its hosters may run.
+    let (registry, _scripts) = registry_with_scripts(&args.data.data_dir).await?;
     let hoster = choose_hoster(&registry, &args.embed_url, args.hoster.as_deref())?;
     let source = hoster.extract(&args.embed_url).await?;
     println!("{}", render(hoster.name(), &source, args.json));
     Ok(())
+}
+
+/// Built-in hosters, overridden by the hoster scripts of the data dir (if it has any). Nothing is
+/// created on disk: without a config file the defaults apply.
+async fn registry_with_scripts(
+    data_dir: &Path,
+) -> Result<(Registry, Option<aniworld_scripts::ScriptHost>), CliError> {
+    let registry = Registry::new();
+    hosters::register_builtin(&registry, aniworld_core::http::browser_client());
+    let config = if Config::path(data_dir).exists() {
+        Config::load_or_create(data_dir)?
+    } else {
+        Config::default()
+    };
+    let scripts = aniworld_scripts::ScriptHostConfig::from_config(&config, data_dir);
+    if !scripts.dir.is_dir() {
+        return Ok((registry, None));
+    }
+    let host = aniworld_scripts::ScriptHost::new(
+        registry.clone(),
+        scripts,
+        aniworld_scripts::ScriptHost::default_client(),
+    )
+    .map_err(|e| CliError::new(format!("cannot load scripts: {e}")))?;
+    for status in host.reload().await {
+        if let Some(problem) = status.error {
+            eprintln!(
+                "warning: script {} not loaded: {}",
+                problem.file, problem.message
+            );
+        }
+    }
+    Ok((registry, Some(host)))
 }
 
 /// The named hoster, or the one whose domain the URL is on.

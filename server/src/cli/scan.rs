@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aniworld_core::catalog::{Catalog, MissingOutcome};
 use aniworld_core::config::Config;
 use aniworld_core::scanner::{LibraryScanner, ScanReport, ScannedSeries};
 use aniworld_core::storage::Store;
@@ -97,7 +98,7 @@ pub async fn run(args: ScanArgs) -> CliResult {
         vec![None; report.series.len()]
     } else {
         let config = config.unwrap_or_default();
-        missing_from_providers(&config, &report.series).await?
+        missing_from_providers(&config, &store, &report.series).await?
     };
 
     for w in &report.warnings {
@@ -111,16 +112,34 @@ pub async fn run(args: ScanArgs) -> CliResult {
     }
 }
 
-/// The episodes each series lacks according to its provider (`None` for unmatched folders), in
-/// the order of `series`.
-// Provider lookups are not wired in yet: the providers work replaces this function.
+/// The episodes each series lacks according to its provider (`None` for unmatched folders and for
+/// series whose provider failed: those get a warning on stderr), in the order of `series`.
+/// Series info comes from the database cache while fresh (`cache.series_ttl`).
 async fn missing_from_providers(
-    _config: &Config,
-    _series: &[ScannedSeries],
+    config: &Config,
+    store: &Store,
+    series: &[ScannedSeries],
 ) -> Result<Vec<Option<Vec<MissingEpisode>>>, CliError> {
-    Err(CliError::new(
-        "online scan (asking providers what is missing) is not available yet: use --offline",
-    ))
+    let registry = super::providers::registry(config)?;
+    let catalog = Catalog::new(registry, Some(store.clone()), &config.cache);
+    let outcomes = catalog.missing_for(series).await;
+    Ok(series
+        .iter()
+        .zip(outcomes)
+        .map(|(s, outcome)| match outcome {
+            MissingOutcome::Known(m) => Some(
+                m.pairs()
+                    .into_iter()
+                    .map(|(season, episode)| MissingEpisode { season, episode })
+                    .collect(),
+            ),
+            MissingOutcome::Unmatched => None,
+            MissingOutcome::Failed(e) => {
+                eprintln!("warning: {}: cannot list missing episodes: {e}", s.folder);
+                None
+            }
+        })
+        .collect())
 }
 
 fn resolve_library(data_dir: Option<&Path>, path: &Path) -> PathBuf {

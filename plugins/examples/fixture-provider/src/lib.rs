@@ -136,6 +136,8 @@ impl FixtureProvider {
                     "English Sub"
                 } else if src.ends_with("german.svg") {
                     "German Dub"
+                } else if src.ends_with("english.svg") {
+                    "English Dub"
                 } else {
                     continue;
                 };
@@ -272,11 +274,15 @@ impl Plugin for FixtureProvider {
                     .or(Some(t.text()))
             })
             .filter(|d| !d.is_empty());
+        // The genre list also carries language tags (`Ger`, `GerSub`, `EngSub`): not genres.
         let genres = tags
             .iter()
             .filter(|t| t.name == "a" && t.has_class("genreButton"))
             .map(|t| t.text())
-            .filter(|g| !g.is_empty())
+            .filter(|g| {
+                !g.is_empty()
+                    && !matches!(g.as_str(), "Ger" | "GerSub" | "EngSub" | "Eng" | "EngDub")
+            })
             .collect();
         let cover = tags
             .iter()
