@@ -194,6 +194,12 @@ describe('web UI: search, add, queue, library', () => {
     // The page reloads its list when the scan completes: the card then shows the server's count.
     assert.equal(typeof summary.missing_episodes, 'number');
     await page.locator('.series-card[data-key="attack-on-titan"]', { hasText: `${summary.missing_episodes} missing` }).waitFor();
+    // …and what is missing in each season, as the API lists it.
+    assert.ok(summary.missing.length > 0);
+    const cardText = await card.textContent();
+    for (const m of summary.missing) {
+      assert.ok(cardText.includes(m.season === 0 ? 'Movies & specials:' : `Season ${m.season}:`), `season ${m.season} on the card`);
+    }
     await screenshot(page, 'library');
     await page.goto(`${server.url}/#/series/attack-on-titan`);
     await page.locator('.episode[data-season="1"][data-episode="1"].state-on_disk').waitFor();
