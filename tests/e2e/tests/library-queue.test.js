@@ -172,6 +172,27 @@ describe('web UI: search, add, queue, library', () => {
     await fixture.command('clear hls.segment_delay_ms');
   });
 
+  test('pause and resume switch the queue state shown on the page', async () => {
+    await page.click('#queue-pause');
+    await page.locator('#queue-resume').waitFor();
+    assert.match(await page.locator('#queue-state').textContent(), /^Paused/);
+    await page.click('#queue-resume');
+    await page.locator('#queue-pause').waitFor();
+    assert.match(await page.locator('#queue-state').textContent(), /^Running/);
+  });
+
+  test('clear completed empties the list and the file stays', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    const before = await apiCall(server, 'GET', '/queue/status', { token });
+    const done = before.data.items.filter((i) => i.status === 'completed');
+    assert.ok(done.length > 0);
+    await page.click('#queue-clear');
+    await page.locator('#queue-list .empty').waitFor();
+    const after = await apiCall(server, 'GET', '/queue/status', { token });
+    assert.equal(after.data.items.filter((i) => i.status === 'completed').length, 0);
+    for (const item of done) assert.ok(fs.existsSync(item.path), `${item.path} is still on disk`);
+  });
+
   test('rescan shows live progress and the library then shows the episode on disk', async () => {
     // More series, added through the API, so the library page has something to compare.
     const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
