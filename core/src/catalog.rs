@@ -19,6 +19,11 @@ use crate::storage::Store;
 /// Series fetched at once when the cache is cold.
 const DEFAULT_CONCURRENCY: usize = 8;
 
+/// (site, key) of a series.
+type SiteKey = (String, SeriesKey);
+/// Every (season, episode) a provider lists.
+type EpisodeSet = BTreeSet<(u32, u32)>;
+
 /// The missing episodes of one scanned series.
 #[derive(Debug)]
 pub enum MissingOutcome {
@@ -109,7 +114,7 @@ impl Catalog {
         wanted.sort();
         wanted.dedup();
 
-        let mut known: HashMap<(String, SeriesKey), Result<BTreeSet<(u32, u32)>>> = HashMap::new();
+        let mut known: HashMap<SiteKey, Result<EpisodeSet>> = HashMap::new();
         if let Some(store) = &self.store {
             let mut by_site: HashMap<&str, Vec<SeriesKey>> = HashMap::new();
             for (site, key) in &wanted {
@@ -135,15 +140,14 @@ impl Catalog {
             .into_iter()
             .filter(|pair| !known.contains_key(pair))
             .collect();
-        let fetched: Vec<((String, SeriesKey), Result<BTreeSet<(u32, u32)>>)> =
-            futures::stream::iter(to_fetch)
-                .map(|(site, key)| async move {
-                    let result = self.refresh(&site, &key).await;
-                    ((site, key), result.map(|info| info.episode_numbers()))
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let fetched: Vec<(SiteKey, Result<EpisodeSet>)> = futures::stream::iter(to_fetch)
+            .map(|(site, key)| async move {
+                let result = self.refresh(&site, &key).await;
+                ((site, key), result.map(|info| info.episode_numbers()))
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         known.extend(fetched);
 
         series

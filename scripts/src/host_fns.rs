@@ -313,6 +313,15 @@ pub fn register(
         },
     );
 
+    engine.register_fn("html_text", |fragment: &str| -> String {
+        let doc = scraper::Html::parse_fragment(fragment);
+        doc.root_element()
+            .text()
+            .collect::<String>()
+            .trim()
+            .to_owned()
+    });
+
     // Regex
     engine.register_fn(
         "regex_is_match",

@@ -178,6 +178,13 @@ impl App {
         std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
         let config = load_config(&options)?;
         let store = Store::open_sqlite(&options.data_dir.join("aniworld.db")).await?;
+        let purged = store
+            .sessions()
+            .purge_expired(aniworld_core::storage::now())
+            .await?;
+        if purged > 0 {
+            tracing::info!(sessions = purged, "forgot expired login sessions");
+        }
         let secret = load_or_create_secret(&options.data_dir)?;
         let auth = AuthService::new(store.clone(), &secret);
         let registry = Registry::new();

@@ -424,10 +424,47 @@ impl Library {
                 }
             }
         };
+        let succeeded = matches!(event, Event::ScanCompleted { .. });
         if let Some(s) = self.current_scan.lock().expect("scan lock").as_mut() {
             s.running = false;
         }
         self.events.emit(event);
+        if succeeded {
+            self.refresh_all_missing().await;
+        }
+    }
+
+    /// Asks the providers (a few series at a time; each provider rate-limits itself) what every
+    /// series has, so the list shows missing counts without opening each series.
+    async fn refresh_all_missing(self: &Arc<Self>) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(4));
+        let mut tasks = tokio::task::JoinSet::new();
+        for entry in self.entries().iter().cloned() {
+            if self.registry.provider(&entry.site).is_err() {
+                continue;
+            }
+            let (library, permits) = (self.clone(), permits.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.ok()?;
+                match library.refresh_missing(&entry.key, &entry.site).await {
+                    Ok(_) => Some(()),
+                    Err(err) => {
+                        tracing::debug!(key = %entry.key, error = %err, "missing episodes not refreshed");
+                        None
+                    }
+                }
+            });
+        }
+        let mut refreshed = 0u64;
+        while let Some(done) = tasks.join_next().await {
+            if matches!(done, Ok(Some(()))) {
+                refreshed += 1;
+            }
+        }
+        tracing::info!(
+            series = refreshed,
+            "missing episodes refreshed after the scan"
+        );
     }
 
     async fn scan_and_record(&self, scanner: &LibraryScanner) -> Result<(u64, u64, u64)> {

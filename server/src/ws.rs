@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aniworld_core::events::Event;
 use futures::{SinkExt, StreamExt};
-use poem::web::websocket::{Message, WebSocket, WebSocketStream};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::web::{Data, Query};
 use poem::{FromRequest, IntoResponse, Request, handler};
 use serde::Deserialize;
@@ -105,7 +105,12 @@ pub async fn connect(
     let heartbeat = query
         .heartbeat
         .map_or(DEFAULT_HEARTBEAT, |s| Duration::from_secs(s.clamp(1, 300)));
-    let ws = WebSocket::from_request_without_body(req).await?;
+    // Clients only send tiny commands: a bigger frame is refused before it is buffered.
+    let ws = WebSocket::from_request_without_body(req).await?.config(
+        WebSocketConfig::default()
+            .max_message_size(Some(MAX_CLIENT_MESSAGE))
+            .max_frame_size(Some(MAX_CLIENT_MESSAGE)),
+    );
     let events = state.events().subscribe();
     Ok(ws.on_upgrade(move |socket| client_loop(socket, events, rooms, heartbeat)))
 }

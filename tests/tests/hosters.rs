@@ -171,6 +171,28 @@ mod extraction {
     }
 
     #[tokio::test]
+    async fn doodstream_download_page_is_followed_into_its_player_iframe() {
+        let site = FixtureSite::start().await;
+        let url = embed_url_form(&site.state, "Doodstream", "d3", "download");
+        let source = extract_ok("Doodstream", &url).await;
+        assert!(
+            source
+                .url
+                .starts_with(&format!("{}?r=", media::mp4_url(&site.state, "d3"))),
+            "{}",
+            source.url
+        );
+        let pages: Vec<String> = site
+            .state
+            .requests()
+            .into_iter()
+            .filter(|r| !r.uri.starts_with("/pass_md5/"))
+            .map(|r| r.uri)
+            .collect();
+        assert_eq!(pages, vec!["/e/d3~download", "/d/d3", "/e/d3"]);
+    }
+
+    #[tokio::test]
     async fn streamtape_assembled_get_video_link_redirects_to_the_mp4() {
         let site = FixtureSite::start().await;
         let source = extract_ok("Streamtape", &embed_url(&site.state, "Streamtape", "s1")).await;
@@ -540,7 +562,7 @@ mod parsers {
                         &["json", "json-bare", "stub", "hls", "mp4", "blob"][..],
                     ),
                     ("Vidoza", &["sources", "old"][..]),
-                    ("Doodstream", &["direct"][..]),
+                    ("Doodstream", &["direct", "download"][..]),
                     ("Streamtape", &["script"][..]),
                     ("Filemoon", &["api", "packed", "iframe"][..]),
                     ("Vidmoly", &["hls", "mp4"][..]),
@@ -582,7 +604,7 @@ mod parsers {
         let _ = voe::parse_page(text, &page);
         let _ = voe::decode_payload(text);
         let _ = vidoza::parse_page(text, &page);
-        let _ = doodstream::parse_page(text);
+        let _ = doodstream::parse_page(text, &page);
         let _ = doodstream::media_url(text, "t", "0123456789", 1);
         let _ = streamtape::parse_page(text, &page);
         let _ = streamtape::eval_concat(text);
@@ -711,7 +733,7 @@ mod parsers {
 
     #[test]
     fn every_fixture_page_form_is_in_the_corpus() {
-        assert_eq!(corpus().len(), 19);
+        assert_eq!(corpus().len(), 20);
         assert!(corpus().iter().all(|p| !p.is_empty()));
     }
 }

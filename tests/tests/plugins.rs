@@ -374,7 +374,7 @@ mod server {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn example_plugin_serves_search_and_add_through_the_api() {
+    async fn example_plugin_drives_search_add_and_a_queued_download() {
         let fixture = FixtureSite::start().await;
         let app = start(plugins_dir(&["fixture-provider"]), &fixture, 10_000).await;
         let items = app.plugins().await;
@@ -403,7 +403,58 @@ mod server {
         assert_eq!(r.status(), 200);
         let detail: Value = r.json().await.expect("json");
         assert_eq!(detail["site"], "fixture");
-        // Every request to the site came from the plugin's own HTTP client (HTTP/1.0, its UA).
+
+        // Download through the queue: episode page and redirect through the plugin, media through
+        // the built-in hosters.
+        let added: Value = app
+            .post(
+                "/api/queue/add",
+                json!({ "episodes": [{ "key": "frieren-beyond-journeys-end", "site": "fixture", "season": 1, "episode": 1 }] }),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let id = added["added"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{added}"));
+        assert_eq!(app.post("/api/queue/start", json!({})).await.status(), 200);
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        let item = loop {
+            let status: Value = app
+                .get("/api/queue/status")
+                .await
+                .json()
+                .await
+                .expect("json");
+            let item = status["items"]
+                .as_array()
+                .and_then(|items| items.iter().find(|i| i["id"] == id))
+                .cloned()
+                .unwrap_or_else(|| panic!("{status}"));
+            if !matches!(item["status"].as_str(), Some("pending" | "downloading")) {
+                break item;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "download did not finish: {item}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(item["status"], "completed", "{item}");
+        let path = std::path::PathBuf::from(item["path"].as_str().expect("path"));
+        assert!(std::fs::metadata(&path).expect("file on disk").len() > 0);
+        assert!(
+            fixture
+                .state
+                .requests()
+                .iter()
+                .any(|r| r.server == "aniworld"
+                    && r.uri.starts_with(
+                        "/anime/stream/frieren-beyond-journeys-end/staffel-1/episode-1"
+                    )),
+            "the plugin fetched the episode page"
+        );
         assert!(
             fixture
                 .state

@@ -18,8 +18,19 @@ pub const NAME: &str = "Doodstream";
 static PASS_MD5: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\$\.get\(\s*['"](/pass_md5/[^'"]+)['"]"#).expect("static regex")
 });
+static PLAYER_IFRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?is)<iframe\b[^>]*?\bsrc\s*=\s*["']([^"']*/e/[^"']+)["']"#)
+        .expect("static regex")
+});
 static TOKEN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"[?&]token=([A-Za-z0-9_-]+)"#).expect("static regex"));
+
+/// A Doodstream page: the player itself, or a `/d/{id}` download page embedding it in an iframe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DoodPage {
+    Player(DoodPlayer),
+    Iframe(String),
+}
 
 /// What the player page gives: the pass_md5 path (on the page's host) and the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +62,21 @@ impl Hoster for Doodstream {
     async fn extract(&self, embed_url: &str) -> Result<MediaSource> {
         let url = common::parse_url(embed_url)?;
         // The embed URL often redirects to the mirror of the day: everything after uses its host.
-        let page = common::get_page(&self.client, NAME, &url, None).await?;
-        let player = parse_page(&page.body)?;
+        let mut page = common::get_page(&self.client, NAME, &url, None).await?;
+        let player = match parse_page(&page.body, &page.url)? {
+            DoodPage::Player(player) => player,
+            DoodPage::Iframe(src) => {
+                let inner = common::parse_url(&src)?;
+                page =
+                    common::get_page(&self.client, NAME, &inner, Some(page.url.as_str())).await?;
+                match parse_page(&page.body, &page.url)? {
+                    DoodPage::Player(player) => player,
+                    DoodPage::Iframe(_) => {
+                        return Err(Error::parse("Doodstream player (nested iframes)"));
+                    }
+                }
+            }
+        };
         let pass_url = page
             .url
             .join(&player.pass_md5_path)
@@ -73,16 +97,28 @@ impl Hoster for Doodstream {
     }
 }
 
-/// The pass_md5 path and token of a Doodstream player page.
-pub fn parse_page(body: &str) -> Result<DoodPlayer> {
-    let pass_md5_path = capture(&PASS_MD5, body)
-        .ok_or_else(|| common::missing(NAME, "pass_md5 request ($.get('/pass_md5/...'))", body))?;
+/// The pass_md5 path and token of a Doodstream player page, or the player iframe of a `/d/` page.
+pub fn parse_page(body: &str, page: &Url) -> Result<DoodPage> {
+    let Some(pass_md5_path) = capture(&PASS_MD5, body) else {
+        if let Some(src) = capture(&PLAYER_IFRAME, body) {
+            return Ok(DoodPage::Iframe(common::absolutize(
+                src,
+                page,
+                "Doodstream player iframe",
+            )?));
+        }
+        return Err(common::missing(
+            NAME,
+            "pass_md5 request ($.get('/pass_md5/...'))",
+            body,
+        ));
+    };
     let token =
         capture(&TOKEN, body).ok_or_else(|| common::missing(NAME, "token (token=...)", body))?;
-    Ok(DoodPlayer {
+    Ok(DoodPage::Player(DoodPlayer {
         pass_md5_path: pass_md5_path.to_owned(),
         token: token.to_owned(),
-    })
+    }))
 }
 
 /// prefix (the pass_md5 answer) + random + `?token=..&expiry=..`.

@@ -18,6 +18,9 @@ pub(crate) fn respond(ctx: &Ctx<'_>, path: &str) -> Response {
         if form == "mirror" && ctx.server == "doodstream" {
             return redirect(&format!("{}/e/{base}", ctx.state.url("doodstream-mirror")));
         }
+        if form == "download" {
+            return redirect(&format!("/d/{base}"));
+        }
         if ctx.broken {
             return ok_html(player_page(
                 "Doodstream",
@@ -31,6 +34,13 @@ pub(crate) fn respond(ctx: &Ctx<'_>, path: &str) -> Response {
                 "function makePlay(){{for(var a=\"\",t=\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789\",n=t.length,o=0;10>o;o++)a+=t.charAt(Math.floor(Math.random()*n));return a+\"?token={token}&expiry=\"+Date.now();}}\n\
                  $.get('/pass_md5/{base}-84-1700000000/{token}', function(data) {{ dsplayer.src({{src: data + makePlay(), type: 'video/mp4'}}); }});"
             ),
+        ));
+    }
+    if let Some(video) = path.strip_prefix("/d/") {
+        let (base, _form) = ctx.form(video);
+        return ok_html(format!(
+            "<html><body><h1>{base}.mp4</h1><div class=\"download\"><a href=\"/download/{base}\">Download</a></div>\
+             <iframe src=\"/e/{base}\" scrolling=\"no\" frameborder=\"0\" allowfullscreen></iframe></body></html>"
         ));
     }
     if let Some(rest) = path.strip_prefix("/pass_md5/") {

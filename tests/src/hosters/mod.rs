@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `voe` | `json` (JSON payload in `["..."]`), `json-bare` (not wrapped in an array), `stub` (redirect page to `/e/{id}`), `hls` (old `'hls': base64`), `mp4` (old `'mp4': url`, MP4), `blob` (old reversed-JSON base64) |
 //! | `vidoza` | `sources` (`sourcesCode: [{src: ...}]`), `old` (`<source src>`) |
-//! | `doodstream` | `direct`, `mirror` (302 to the `doodstream-mirror` listener, whose `/pass_md5` must be used) |
+//! | `doodstream` | `direct`, `mirror` (302 to the `doodstream-mirror` listener, whose `/pass_md5` must be used), `download` (302 to the `/d/{id}` page that embeds the player in an iframe) |
 //! | `streamtape` | `script` (assembled `get_video` link next to a decoy) |
 //! | `filemoon` | `api` (AES-256-GCM `/api/videos/{id}`), `packed` (API 404, p,a,c,k,e,d player), `iframe` (API 404, page wraps the packed player in an iframe) |
 //! | `vidmoly` | `hls`, `mp4` |

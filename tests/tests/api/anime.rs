@@ -339,3 +339,23 @@ async fn rescan_of_a_missing_library_names_the_key() {
     let body = assert_error(app.post("/api/anime/rescan", &token, json!({})).await, 422).await;
     assert_eq!(body["details"]["field"], "library.path");
 }
+
+#[tokio::test]
+async fn after_a_rescan_the_list_learns_missing_counts_from_the_provider() {
+    let (app, token) = app_with_provider().await;
+    make_series(&app, "Alpha", "alpha", &[1, 2, 3]);
+    rescan_and_wait(&app, &token).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list: Value = app.get("/api/anime", &token).await.json().await.unwrap();
+        if list["items"][0]["missing_episodes"] == 3 {
+            assert_eq!(list["items"][0]["missing_specials"], 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing never filled: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

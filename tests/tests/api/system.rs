@@ -59,15 +59,16 @@ async fn web_ui_index_is_served_at_the_root() {
     assert!(r.text().await.unwrap().contains("Aniworld"));
 }
 
-#[cfg(unix)]
-#[tokio::test]
-async fn serve_binary_answers_health_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// `aniworld serve` on a free port; returns the process and its base URL.
+fn start_binary(
+    data_dir: &std::path::Path,
+    library: &std::path::Path,
+) -> (std::process::Child, String) {
     let mut child = aniworld_testkit::bin::aniworld()
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
+        .arg(data_dir)
         .arg("--library")
-        .arg(dir.path().join("library"))
+        .arg(library)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -87,14 +88,11 @@ async fn serve_binary_answers_health_and_stops_on_sigterm() {
             break rest.trim().to_owned();
         }
     };
-    let body: Value = reqwest::get(format!("{url}/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["status"], "ok");
-    assert!(dir.path().join("data/config.json").exists());
+    (child, url)
+}
+
+/// Sends SIGTERM and waits (at most 15 s) for a clean exit.
+async fn terminate(child: &mut std::process::Child) {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -105,11 +103,173 @@ async fn serve_binary_answers_health_and_stops_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server did not stop on SIGTERM"
-        );
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("server did not stop on SIGTERM");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "{exit:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_binary_answers_health_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start_binary(&dir.path().join("data"), &dir.path().join("library"));
+    let body: Value = reqwest::get(format!("{url}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(dir.path().join("data/config.json").exists());
+    terminate(&mut child).await;
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_mid_download_keeps_the_partial_file_and_the_next_start_finishes_it() {
+    use serde_json::json;
+    let site = aniworld_testkit::FixtureSite::start().await;
+    site.state.set_knob("media.rate", "40000");
+    site.state.set_knob("hls.segment_delay_ms", "200");
+    site.state.set_knob("hls.segments", "12");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let library = dir.path().join("library");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut config = crate::support::base_config();
+    config["providers"]["aniworld"] = json!({
+        "enabled": true, "base_url": site.state.url("aniworld"), "rate_limit": 100.0, "retries": 0
+    });
+    std::fs::write(data.join("config.json"), config.to_string()).unwrap();
+    let (mut child, url) = start_binary(&data, &library);
+    let http = reqwest::Client::new();
+    let password = json!({"password": crate::support::PASSWORD});
+    http.post(format!("{url}/api/auth/setup"))
+        .json(&password)
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(format!("{url}/api/auth/login"))
+        .json(&password)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{url}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post(
+            "/api/anime/add",
+            json!({"link": "/anime/stream/attack-on-titan"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    post(
+        "/api/queue/add",
+        json!({"episodes": [{"key": "attack-on-titan", "season": 1, "episode": 1}]}),
+    )
+    .await
+    .unwrap();
+    post("/api/queue/start", json!({})).await.unwrap();
+    // Wait until the download has written something, then stop the server.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s: Value = http
+            .get(format!("{url}/api/queue/status"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let item = &s["items"][0];
+        if item["status"] == "downloading" && item["bytes"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert_ne!(
+            item["status"], "completed",
+            "download finished too fast to interrupt"
+        );
+        assert_ne!(item["status"], "failed", "{s}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "download never started: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    terminate(&mut child).await;
+    let partial: Vec<_> = files_under(&library)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".part"))
+        .collect();
+    assert!(
+        !partial.is_empty(),
+        "no partial file kept: {:?}",
+        files_under(&library)
+    );
+
+    // Next start: the queue was running, so it carries on and finishes the episode.
+    let (mut child, url) = start_binary(&data, &library);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let item = loop {
+        let s: Value = http
+            .get(format!("{url}/api/queue/status"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let item = s["items"][0].clone();
+        if item["status"] == "completed" {
+            break item;
+        }
+        assert_ne!(item["status"], "failed", "{s}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "download did not resume: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let path = std::path::PathBuf::from(item["path"].as_str().unwrap());
+    assert!(path.exists(), "{}", path.display());
+    assert_eq!(s_len(&path), item["bytes"].as_u64().unwrap());
+    terminate(&mut child).await;
+}
+
+fn s_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
 }

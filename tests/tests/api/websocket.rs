@@ -213,3 +213,33 @@ async fn a_client_that_does_not_read_is_dropped_and_never_slows_the_emitter() {
     let mut fresh = connect(&app, &format!("token={token}&rooms=downloads")).await;
     assert_eq!(next_json(&mut fresh).await["type"], "welcome");
 }
+
+#[tokio::test]
+async fn an_oversized_client_message_closes_the_connection() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let mut ws = connect(&app, &format!("token={token}")).await;
+    next_json(&mut ws).await;
+    let _ = ws.send(Message::Text("x".repeat(1 << 20).into())).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("connection closed within 10 s");
+    assert!(closed);
+    // The server is fine.
+    assert_eq!(
+        app.http
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

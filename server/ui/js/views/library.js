@@ -105,10 +105,11 @@ export async function libraryView(root) {
       rescanButton.disabled = false;
       scanId = null;
       const parts = [];
-      if (data.series !== undefined) parts.push(`${data.series} series`);
-      if (data.episodes !== undefined) parts.push(`${data.episodes} episodes`);
+      const count = (n, one, many) => `${n} ${Number(n) === 1 ? one : many}`;
+      if (data.series !== undefined) parts.push(count(data.series, 'series', 'series'));
+      if (data.episodes !== undefined) parts.push(count(data.episodes, 'episode', 'episodes'));
       if (data.missing !== undefined && data.missing !== null) parts.push(`${data.missing} missing`);
-      if (data.unmatched) parts.push(`${data.unmatched} unmatched folders`);
+      if (data.unmatched) parts.push(count(data.unmatched, 'folder without .aniworld.json', 'folders without .aniworld.json'));
       replace(scanStatus, notice('ok', `Scan complete${parts.length ? `: ${parts.join(', ')}` : ''}.`));
       reload().catch((e) => replace(scanStatus, notice('error', e.message)));
     } else if (type === 'scan_failed') {
