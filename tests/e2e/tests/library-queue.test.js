@@ -193,6 +193,24 @@ describe('web UI: search, add, queue, library', () => {
     for (const item of done) assert.ok(fs.existsSync(item.path), `${item.path} is still on disk`);
   });
 
+  test('remove takes a waiting episode off the stopped queue', async () => {
+    await page.click('#queue-stop');
+    await page.locator('#queue-start').waitFor();
+    await page.goto(`${server.url}/#/series/attack-on-titan`);
+    const button = page.locator('#queue-s1-e2');
+    await button.click();
+    await page.locator('.episode[data-season="1"][data-episode="2"].state-queued').waitFor();
+    await page.click('#nav a[data-route=queue]');
+    const item = page.locator('.queue-item[data-status="pending"]').first();
+    await item.waitFor();
+    const itemId = await item.getAttribute('data-item-id');
+    await item.locator('button', { hasText: 'Remove' }).click();
+    await page.locator(`.queue-item[data-item-id="${itemId}"]`).waitFor({ state: 'detached' });
+    const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    const status = await apiCall(server, 'GET', '/queue/status', { token });
+    assert.equal(status.data.items.some((i) => String(i.id) === itemId), false);
+  });
+
   test('rescan shows live progress and the library then shows the episode on disk', async () => {
     // More series, added through the API, so the library page has something to compare.
     const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
