@@ -19,6 +19,11 @@ use crate::storage::Store;
 /// Series fetched at once when the cache is cold.
 const DEFAULT_CONCURRENCY: usize = 8;
 
+/// (site, key) of a series.
+type SiteKey = (String, SeriesKey);
+/// Every (season, episode) a provider lists.
+type EpisodeSet = BTreeSet<(u32, u32)>;
+
 /// The missing episodes of one scanned series.
 #[derive(Debug)]
 pub enum MissingOutcome {
@@ -109,7 +114,7 @@ impl Catalog {
         wanted.sort();
         wanted.dedup();
 
-        let mut known: HashMap<(String, SeriesKey), Result<SeriesInfo>> = HashMap::new();
+        let mut known: HashMap<SiteKey, Result<EpisodeSet>> = HashMap::new();
         if let Some(store) = &self.store {
             let mut by_site: HashMap<&str, Vec<SeriesKey>> = HashMap::new();
             for (site, key) in &wanted {
@@ -118,12 +123,12 @@ impl Catalog {
             for (site, keys) in by_site {
                 match store
                     .provider_cache()
-                    .get_many(site, &keys, self.ttl_secs)
+                    .episode_numbers_many(site, &keys, self.ttl_secs)
                     .await
                 {
                     Ok(found) => {
-                        for (key, info) in found {
-                            known.insert((site.to_owned(), key), Ok(info));
+                        for (key, numbers) in found {
+                            known.insert((site.to_owned(), key), Ok(numbers));
                         }
                     }
                     Err(e) => tracing::warn!(site, error = %e, "provider cache read failed"),
@@ -135,15 +140,14 @@ impl Catalog {
             .into_iter()
             .filter(|pair| !known.contains_key(pair))
             .collect();
-        let fetched: Vec<((String, SeriesKey), Result<SeriesInfo>)> =
-            futures::stream::iter(to_fetch)
-                .map(|(site, key)| async move {
-                    let result = self.refresh(&site, &key).await;
-                    ((site, key), result)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let fetched: Vec<(SiteKey, Result<EpisodeSet>)> = futures::stream::iter(to_fetch)
+            .map(|(site, key)| async move {
+                let result = self.refresh(&site, &key).await;
+                ((site, key), result.map(|info| info.episode_numbers()))
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         known.extend(fetched);
 
         series
@@ -152,18 +156,11 @@ impl Catalog {
                 let (Some(site), Some(key)) = (&s.site, &s.key) else {
                     return MissingOutcome::Unmatched;
                 };
-                match known.remove(&(site.clone(), key.clone())) {
-                    Some(Ok(info)) => {
-                        let outcome = MissingOutcome::Known(missing_episodes(&info, s));
-                        // Two folders of the same series: keep the info for the next one.
-                        known.insert((site.clone(), key.clone()), Ok(info));
-                        outcome
+                match known.get(&(site.clone(), key.clone())) {
+                    Some(Ok(available)) => {
+                        MissingOutcome::Known(MissingEpisodes::compute(available, &on_disk(s)))
                     }
-                    Some(Err(e)) => {
-                        let copy = copy_error(&e);
-                        known.insert((site.clone(), key.clone()), Err(e));
-                        MissingOutcome::Failed(copy)
-                    }
+                    Some(Err(e)) => MissingOutcome::Failed(copy_error(e)),
                     None => MissingOutcome::Failed(Error::NotFound(format!("{site}/{key}"))),
                 }
             })
@@ -173,12 +170,15 @@ impl Catalog {
 
 /// Provider episodes minus the ones in the folder, season 0 apart.
 pub fn missing_episodes(info: &SeriesInfo, scanned: &ScannedSeries) -> MissingEpisodes {
-    let on_disk: BTreeSet<(u32, u32)> = scanned
+    MissingEpisodes::compute(&info.episode_numbers(), &on_disk(scanned))
+}
+
+fn on_disk(scanned: &ScannedSeries) -> BTreeSet<(u32, u32)> {
+    scanned
         .episodes
         .iter()
         .map(|e| (e.season, e.episode))
-        .collect();
-    MissingEpisodes::compute(&info.episode_numbers(), &on_disk)
+        .collect()
 }
 
 /// `Error` is not `Clone` (it wraps I/O and database errors); the kinds a provider returns are

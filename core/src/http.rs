@@ -46,9 +46,41 @@ pub fn browser_client() -> reqwest::Client {
         .expect("static reqwest client configuration is valid")
 }
 
+/// Markers only a challenge page carries.
+const STRONG_MARKERS: &[(&str, &str)] = &[
+    ("cf-turnstile", "Turnstile"),
+    ("challenges.cloudflare.com/turnstile", "Turnstile"),
+    ("<title>ddos-guard", "DDoS-Guard"),
+    ("<title>just a moment", "Cloudflare"),
+    ("<title>attention required", "Cloudflare"),
+    ("cf-challenge", "Cloudflare"),
+    ("cf_chl_", "Cloudflare"),
+    ("cf-browser-verification", "Cloudflare"),
+    ("<title>captcha", "captcha"),
+];
+
+/// Markers that ordinary pages behind a protection service may carry too (injected scripts, a
+/// login form's captcha): they count only on an error status or a small page.
+const WEAK_MARKERS: &[(&str, &str)] = &[
+    ("ddos-guard", "DDoS-Guard"),
+    ("ddos guard", "DDoS-Guard"),
+    ("__ddg", "DDoS-Guard"),
+    ("challenge-platform", "Cloudflare"),
+    ("g-recaptcha", "captcha"),
+    ("h-captcha", "captcha"),
+    ("hcaptcha.com", "captcha"),
+    ("recaptcha/api.js", "captcha"),
+    ("id=\"captcha", "captcha"),
+    ("class=\"captcha", "captcha"),
+];
+
+/// Challenge pages are a few kilobytes; real content pages are much larger.
+const SMALL_PAGE_BYTES: usize = 32 * 1024;
+
 /// Recognises a bot-protection page. Returns what kind it is (`DDoS-Guard`, `Cloudflare`,
 /// `Turnstile`, `captcha`), or `None` for an ordinary page. Hoster extractors reuse this.
 pub fn detect_challenge(status: u16, headers: &HeaderMap, body: &str) -> Option<&'static str> {
+    let error_status = matches!(status, 403 | 429 | 503);
     let server = headers
         .get("server")
         .and_then(|v| v.to_str().ok())
@@ -60,34 +92,19 @@ pub fn detect_challenge(status: u16, headers: &HeaderMap, body: &str) -> Option<
         .take_while(|(i, _)| *i < 64 * 1024)
         .map(|(_, c)| c.to_ascii_lowercase())
         .collect();
-    if head.contains("cf-turnstile") || head.contains("challenges.cloudflare.com/turnstile") {
-        return Some("Turnstile");
+    if let Some((_, kind)) = STRONG_MARKERS.iter().find(|(m, _)| head.contains(m)) {
+        return Some(*kind);
     }
-    if server.contains("ddos-guard")
-        || head.contains("ddos-guard")
-        || head.contains("ddos guard")
-        || head.contains("__ddg")
-    {
+    let suspicious = error_status || !(200..300).contains(&status) || body.len() < SMALL_PAGE_BYTES;
+    if suspicious && let Some((_, kind)) = WEAK_MARKERS.iter().find(|(m, _)| head.contains(m)) {
+        return Some(*kind);
+    }
+    // Protection services put their name in `Server` on every answer: only a refusal counts.
+    if error_status && server.contains("ddos-guard") {
         return Some("DDoS-Guard");
     }
-    if head.contains("<title>just a moment")
-        || head.contains("cf-challenge")
-        || head.contains("cf_chl_")
-        || head.contains("challenge-platform")
-        || head.contains("cf-browser-verification")
-        || (server.contains("cloudflare") && (status == 403 || status == 503))
-    {
+    if error_status && server.contains("cloudflare") && status != 429 {
         return Some("Cloudflare");
-    }
-    if head.contains("g-recaptcha")
-        || head.contains("h-captcha")
-        || head.contains("hcaptcha.com")
-        || head.contains("recaptcha/api.js")
-        || head.contains("<title>captcha")
-        || head.contains("id=\"captcha")
-        || head.contains("class=\"captcha")
-    {
-        return Some("captcha");
     }
     None
 }
@@ -429,6 +446,17 @@ mod tests {
         let h = HeaderMap::new();
         let body = "<html><head><title>Attack on Titan</title></head><body>ok</body></html>";
         assert_eq!(detect_challenge(200, &h, body), None);
+    }
+
+    #[test]
+    fn protection_markers_on_a_big_ordinary_page_are_not_a_challenge() {
+        let mut h = HeaderMap::new();
+        h.insert("server", HeaderValue::from_static("ddos-guard"));
+        let body = format!(
+            "<html><head><script src=\"/cdn-cgi/challenge-platform/scripts/jsd/main.js\"></script></head><body>{}<div class=\"g-recaptcha\"></div></body></html>",
+            "<p>content</p>".repeat(4000)
+        );
+        assert_eq!(detect_challenge(200, &h, &body), None);
     }
 
     #[test]

@@ -355,3 +355,47 @@ async fn script_errors_are_listed_with_file_and_line_and_reload_keeps_the_good_v
         "{row}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_hook_is_reported_over_the_websocket_and_the_add_still_succeeds() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let site = FixtureSite::start().await;
+    let scripts = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        scripts.path().join("grumpy.rhai"),
+        "fn on_series_added(e) {\n  throw `no thanks: ${e.key}`;\n}\n",
+    )
+    .expect("write");
+    let app = spawn_app_with(config(&site, scripts.path(), &["VOE"], json!({}))).await;
+    let token = app.token().await;
+    let url = format!(
+        "ws://{}/ws/connect?token={token}&rooms=system",
+        app.server.addr
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connects");
+    add_series(&app, &token, "one-punch-man").await;
+    let failure = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("socket open")
+            .expect("no socket error");
+        let Message::Text(text) = msg else { continue };
+        let v: Value = serde_json::from_str(&text).expect("json");
+        if v["type"] == "hook_failed" {
+            break v;
+        }
+    };
+    assert_eq!(failure["data"]["script"], "grumpy.rhai");
+    assert_eq!(failure["data"]["hook"], "on_series_added");
+    assert!(
+        failure["data"]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no thanks: one-punch-man"),
+        "{failure}"
+    );
+}

@@ -120,6 +120,12 @@ fn parse_iv(raw: &str) -> Result<[u8; 16]> {
 }
 
 async fn fetch_text(t: &Transfer<'_>, url: &str) -> Result<(String, url::Url)> {
+    tokio::time::timeout(SEGMENT_TIMEOUT, fetch_text_once(t, url))
+        .await
+        .map_err(|_| Error::Timeout(format!("playlist {}", redact(url))))?
+}
+
+async fn fetch_text_once(t: &Transfer<'_>, url: &str) -> Result<(String, url::Url)> {
     let resp = t
         .get(url)
         .send()
@@ -285,6 +291,12 @@ fn estimate_total(state: &PartialState) -> Option<u64> {
 }
 
 async fn fetch_key(t: &Transfer<'_>, uri: &str) -> Result<[u8; 16]> {
+    tokio::time::timeout(SEGMENT_TIMEOUT, fetch_key_once(t, uri))
+        .await
+        .map_err(|_| Error::Timeout(format!("key {}", redact(uri))))?
+}
+
+async fn fetch_key_once(t: &Transfer<'_>, uri: &str) -> Result<[u8; 16]> {
     let resp = t
         .get(uri)
         .send()

@@ -247,7 +247,11 @@ impl DownloadEngine {
                         reason: "a before_download hook skipped it".to_owned(),
                     });
                 }
-                HookDecision::Rename(name) => relative.with_file_name(naming::sanitize_part(&name)),
+                HookDecision::Rename(name) => {
+                    // A name only: whatever directories the hook put in front are dropped.
+                    let name = name.rsplit(['/', '\\']).next().unwrap_or_default();
+                    relative.with_file_name(naming::sanitize_part(name))
+                }
             };
             let base = naming::join_inside(&root, &relative)?;
             if let Some(existing) = existing_variant(&base) {

@@ -50,8 +50,13 @@ pub async fn download_mp4(
             req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
         let resp = tokio::select! {
-            r = req.send() => r,
+            r = tokio::time::timeout(STALL_TIMEOUT, req.send()) => r,
             _ = t.cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        let resp = match resp.map_err(|_| "no answer within 30 s".to_owned()) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
         let resp = match resp {
             Ok(r) => r,

@@ -86,9 +86,15 @@ fn stem(file_name: &str) -> &str {
 
 /// Sample clips (`Show.S01E01.sample.mkv`, `sample-show.mkv`) are not episodes.
 pub fn is_sample(file_name: &str) -> bool {
-    stem(file_name)
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|word| word.eq_ignore_ascii_case("sample"))
+    // Cheap check first: almost no name contains the word at all.
+    let has_word = file_name
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"sample"));
+    has_word
+        && stem(file_name)
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| word.eq_ignore_ascii_case("sample"))
 }
 
 /// Folders that hold samples rather than episodes.

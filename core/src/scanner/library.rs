@@ -37,12 +37,100 @@ const IGNORED_FOLDERS: [&str; 2] = ["@eaDir", "#recycle"];
 pub type ProgressFn = Arc<dyn Fn(u64, u64, &str) + Send + Sync>;
 
 /// What the scanner remembers about one series folder between scans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderState {
     pub series: ScannedSeries,
     pub warnings: Vec<ScanWarning>,
     /// Subfolders walked (relative to the series folder, `/`-separated), for the fingerprint check.
     pub subdirs: Vec<String>,
+}
+
+/// [`FolderState`] as stored: short field names and paths relative to the series folder, which
+/// keeps the state of a 300,000-episode library small to write and quick to read back.
+#[derive(Serialize, Deserialize)]
+struct StoredFolder<'a> {
+    k: Option<SeriesKey>,
+    s: Option<String>,
+    n: String,
+    y: Option<i32>,
+    g: Option<SeriesKey>,
+    /// (season, episode, path below the series folder); borrowed when read back, which saves an
+    /// allocation per episode on every rescan.
+    #[serde(borrow)]
+    e: Vec<(u32, u32, std::borrow::Cow<'a, str>)>,
+    u: Vec<String>,
+    w: Vec<ScanWarning>,
+    d: Vec<String>,
+}
+
+impl FolderState {
+    /// The compact JSON form kept in the `scan_folders` table.
+    pub fn to_stored_json(&self) -> serde_json::Result<String> {
+        let prefix_len = self.series.folder.len() + 1;
+        let below = |p: &str| p.get(prefix_len..).unwrap_or(p).to_owned();
+
+        let s = &self.series;
+        serde_json::to_string(&StoredFolder {
+            k: s.key.clone(),
+            s: s.site.clone(),
+            n: s.name.clone(),
+            y: s.year,
+            g: s.suggested_key.clone(),
+            e: s.episodes
+                .iter()
+                // Borrowed: writing the state of 300,000 episodes copies no path.
+                .map(|e| {
+                    (
+                        e.season,
+                        e.episode,
+                        strip_prefix_len(&e.path, prefix_len).into(),
+                    )
+                })
+                .collect(),
+            u: s.unparsed.iter().map(|p| below(p)).collect(),
+            w: self.warnings.clone(),
+            d: self.subdirs.clone(),
+        })
+    }
+
+    /// Reads [`FolderState::to_stored_json`] output back for series folder `folder`.
+    pub fn from_stored_json(folder: &str, json: &str) -> serde_json::Result<Self> {
+        let stored: StoredFolder<'_> = serde_json::from_str(json)?;
+        let full = |p: &str| {
+            let mut path = String::with_capacity(folder.len() + 1 + p.len());
+            path.push_str(folder);
+            path.push('/');
+            path.push_str(p);
+            path
+        };
+        Ok(FolderState {
+            series: ScannedSeries {
+                key: stored.k,
+                site: stored.s,
+                folder: folder.to_owned(),
+                name: stored.n,
+                year: stored.y,
+                episodes: stored
+                    .e
+                    .iter()
+                    .map(|(season, episode, p)| LocalEpisode {
+                        season: *season,
+                        episode: *episode,
+                        path: full(p),
+                    })
+                    .collect(),
+                unparsed: stored.u.iter().map(|p| full(p)).collect(),
+                suggested_key: stored.g,
+            },
+            warnings: stored.w,
+            subdirs: stored.d,
+        })
+    }
+}
+
+/// `path` without its first `n` bytes (the series folder and its `/`), or all of it if shorter.
+fn strip_prefix_len(path: &str, n: usize) -> &str {
+    path.get(n..).unwrap_or(path)
 }
 
 /// A folder whose remembered state must be written after this scan.
@@ -224,7 +312,7 @@ impl LibraryScanner {
                 } => {
                     outcome.report.folders_rescanned += 1;
                     if complete {
-                        match serde_json::to_string(&state) {
+                        match state.to_stored_json() {
                             Ok(json) => outcome.changed.push(ChangedFolder {
                                 folder: state.series.folder.clone(),
                                 fingerprint,
@@ -277,7 +365,7 @@ impl LibraryScanner {
         started: i128,
     ) -> FolderResult {
         if let Some(row) = previous
-            && let Ok(state) = serde_json::from_str::<FolderState>(&row.state)
+            && let Ok(state) = FolderState::from_stored_json(name, &row.state)
             && remembered_fingerprint(path, &state.subdirs).as_deref() == Some(&row.fingerprint)
         {
             return FolderResult::Unchanged(state);
@@ -302,10 +390,19 @@ impl LibraryScanner {
                 return FolderResult::Failed(io_warning(path, &e, "cannot read series folder"));
             }
         };
+        let meta_stat = std::fs::metadata(path.join(METADATA_FILE));
+        let has_no_metadata_file =
+            matches!(&meta_stat, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        let meta_file_mtime = meta_stat.map_or(-1, |m| mtime(&m));
         fingerprint.add("", folder_mtime);
-        fingerprint.add(METADATA_FILE, metadata_mtime(path));
+        fingerprint.add(METADATA_FILE, meta_file_mtime);
 
-        let metadata = match SeriesMetadata::read(path) {
+        let read = if has_no_metadata_file {
+            Ok(None)
+        } else {
+            SeriesMetadata::read(path)
+        };
+        let metadata = match read {
             Ok(m) => m,
             Err(e) => {
                 warnings.push(warning(
@@ -343,7 +440,7 @@ impl LibraryScanner {
             .subdirs
             .iter()
             .map(|(_, m)| *m)
-            .chain([folder_mtime, metadata_mtime(path)])
+            .chain([folder_mtime, meta_file_mtime])
             .max()
             .unwrap_or(0);
         let racy = newest >= started - RACY_WINDOW_NS;
@@ -429,32 +526,36 @@ impl SeriesWalk<'_> {
                     continue;
                 }
             };
-            let path = entry.path();
-            let Some(name) = utf8_name(entry.file_name(), &path, &mut self.warnings) else {
+            let Some(name) = utf8_name(entry.file_name(), &entry.path(), &mut self.warnings) else {
                 continue;
             };
             if is_ignored_name(&name) {
                 continue;
             }
             let Ok(file_type) = entry.file_type() else {
-                self.warnings
-                    .push(warning(&path, "cannot tell what kind of entry this is"));
+                self.warnings.push(warning(
+                    &entry.path(),
+                    "cannot tell what kind of entry this is",
+                ));
                 continue;
             };
-            let child_rel = format!("{rel}/{name}");
+            // Paths are only built for folders and videos: most entries need neither.
             if file_type.is_dir() {
+                let child_rel = format!("{rel}/{name}");
+                let child_canonical = canonical.join(&name);
                 self.enter_dir(
-                    &path,
-                    &canonical.join(&name),
+                    &entry.path(),
+                    &child_canonical,
                     &name,
                     &child_rel,
                     season,
                     depth,
                 );
             } else if file_type.is_symlink() {
-                self.follow_symlink(&path, canonical, &name, &child_rel, season, depth);
+                let child_rel = format!("{rel}/{name}");
+                self.follow_symlink(&entry.path(), canonical, &name, &child_rel, season, depth);
             } else {
-                self.add_file(&name, child_rel, season);
+                self.add_file(&name, rel, season);
             }
         }
     }
@@ -545,23 +646,35 @@ impl SeriesWalk<'_> {
             }
             self.enter_dir(path, &target, name, rel, season, depth);
         } else {
-            self.add_file(name, rel.to_owned(), season);
+            let parent = rel.rsplit_once('/').map_or(rel, |(p, _)| p);
+            self.add_file(name, parent, season);
         }
     }
 
-    fn add_file(&mut self, name: &str, rel: String, season: Option<u32>) {
+    /// `dir_rel` is the folder holding the file, relative to the library root.
+    fn add_file(&mut self, name: &str, dir_rel: &str, season: Option<u32>) {
         if !is_video(name) || is_sample(name) {
             return;
         }
+        let rel = format!("{dir_rel}/{name}");
         match parse_episode(name, season) {
             Some(parsed) => {
-                for episode in parsed.episodes {
+                let (last, others) = parsed
+                    .episodes
+                    .split_last()
+                    .expect("a parsed name has an episode");
+                for episode in others {
                     self.episodes.push(LocalEpisode {
                         season: parsed.season,
-                        episode,
+                        episode: *episode,
                         path: rel.clone(),
                     });
                 }
+                self.episodes.push(LocalEpisode {
+                    season: parsed.season,
+                    episode: *last,
+                    path: rel,
+                });
             }
             None => self.unparsed.push(rel),
         }
@@ -579,7 +692,9 @@ fn utf8_name(name: OsString, path: &Path, warnings: &mut Vec<ScanWarning>) -> Op
     match name.into_string() {
         Ok(n) => Some(n),
         Err(_) => {
-            warnings.push(warning(path, "name is not valid UTF-8: skipped"));
+            // The lossy form keeps the warning serialisable (JSON paths are strings).
+            let shown = PathBuf::from(path.to_string_lossy().into_owned());
+            warnings.push(warning(&shown, "name is not valid UTF-8: skipped"));
             None
         }
     }
@@ -908,6 +1023,7 @@ mod tests {
         let report = lib.scan();
         assert!(series(&report, "Show").episodes.is_empty());
         assert!(has_warning(&report, "not valid UTF-8"));
+        serde_json::to_string(&report).expect("the report stays serialisable");
     }
 
     #[cfg(unix)]
@@ -1138,6 +1254,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(remembered.keys().collect::<Vec<_>>(), vec!["A"]);
+    }
+
+    #[test]
+    fn stored_state_round_trips_hostile_names() {
+        let lib = Lib::new();
+        lib.meta("Show", "show");
+        lib.file("Show/Season 01/tab\there S01E01.mkv");
+        lib.file("Show/new\nline \"quoted\" S01E02.mkv");
+        lib.file("Show/進撃 ✨ S01E03E04.mkv");
+        lib.file("Show/unparsed.mkv");
+        let report = lib.scan();
+        let state = FolderState {
+            series: series(&report, "Show").clone(),
+            warnings: vec![warning(Path::new("/x"), "w")],
+            subdirs: vec!["Season 01".into()],
+        };
+        let json = state.to_stored_json().unwrap();
+        assert_eq!(FolderState::from_stored_json("Show", &json).unwrap(), state);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! fetched. Freshness is decided by the reader (`max_age`), so changing `cache.series_ttl` takes
 //! effect at once. An entry that no longer deserialises counts as missing, never as an error.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::Deserialize;
 
 use sqlx::SqlitePool;
 
@@ -79,6 +81,48 @@ impl ProviderCacheRepo {
         Ok(out)
     }
 
+    /// The (season, episode) numbers of every key in `keys` with a fresh entry. Reads only the
+    /// numbers out of the stored JSON, which is several times faster than decoding whole entries
+    /// (this is what listing missing episodes for a whole library needs).
+    pub async fn episode_numbers_many(
+        &self,
+        site: &str,
+        keys: &[SeriesKey],
+        max_age_secs: u64,
+    ) -> Result<HashMap<SeriesKey, BTreeSet<(u32, u32)>>> {
+        let wanted: HashSet<&str> = keys.iter().map(SeriesKey::as_str).collect();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, body FROM provider_cache WHERE site = ? AND fetched_at >= ?",
+        )
+        .bind(site)
+        .bind(oldest_fresh(max_age_secs))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = HashMap::with_capacity(wanted.len());
+        for (key, body) in rows {
+            if !wanted.contains(key.as_str()) {
+                continue;
+            }
+            let Ok(k) = SeriesKey::parse(&key) else {
+                continue;
+            };
+            match serde_json::from_str::<EpisodeNumbersOnly>(&body) {
+                Ok(lite) => {
+                    let numbers = lite
+                        .seasons
+                        .iter()
+                        .flat_map(|s| s.episodes.iter().map(move |e| (s.number, e.number)))
+                        .collect();
+                    out.insert(k, numbers);
+                }
+                Err(e) => {
+                    tracing::warn!(site, key, error = %e, "ignoring an unreadable provider cache entry");
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Stores (or replaces) a series' info as fetched now.
     pub async fn put(&self, info: &SeriesInfo) -> Result<()> {
         self.put_fetched_at(info, now()).await
@@ -109,6 +153,23 @@ impl ProviderCacheRepo {
             .await?;
         Ok(())
     }
+}
+
+/// The part of a stored [`SeriesInfo`] that says which episodes exist.
+#[derive(Deserialize)]
+struct EpisodeNumbersOnly {
+    seasons: Vec<SeasonNumbersOnly>,
+}
+
+#[derive(Deserialize)]
+struct SeasonNumbersOnly {
+    number: u32,
+    episodes: Vec<EpisodeNumberOnly>,
+}
+
+#[derive(Deserialize)]
+struct EpisodeNumberOnly {
+    number: u32,
 }
 
 fn oldest_fresh(max_age_secs: u64) -> i64 {
@@ -190,5 +251,10 @@ mod tests {
         let got = cache.get_many("aniworld", &keys, 60).await.unwrap();
         assert_eq!(got.len(), 2);
         assert!(got.contains_key(&keys[1]));
+        let numbers = cache
+            .episode_numbers_many("aniworld", &keys, 60)
+            .await
+            .unwrap();
+        assert_eq!(numbers.len(), 2);
     }
 }

@@ -29,6 +29,9 @@ pub struct AnimeSummary {
     pub missing_episodes: Option<u64>,
     /// Movies/specials (season 0) not on disk; null = not checked yet.
     pub missing_specials: Option<u64>,
+    /// The missing episodes per season (regular seasons in order, then season 0 = movies/specials);
+    /// empty when nothing is missing or the site was not asked yet.
+    pub missing: Vec<MissingSeason>,
     /// The provider's page of the series.
     pub link: Option<String>,
 }
@@ -58,7 +61,7 @@ pub enum SortOrder {
     Desc,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Clone, Object)]
 pub struct MissingSeason {
     /// 0 = movies/specials.
     pub season: u32,
@@ -175,6 +178,27 @@ fn summary(state: &AppState, e: &SeriesEntry, m: Option<&MissingState>) -> Anime
     let config = state.config();
     let base = config.providers.get(&e.site).map(|p| p.base_url.as_str());
     let (missing_episodes, missing_specials) = missing_counts(m);
+    let missing = m
+        .map(|m| {
+            let mut seasons: Vec<MissingSeason> = m
+                .missing
+                .seasons
+                .iter()
+                .filter(|(_, episodes)| !episodes.is_empty())
+                .map(|(season, episodes)| MissingSeason {
+                    season: *season,
+                    episodes: episodes.clone(),
+                })
+                .collect();
+            if !m.missing.specials.is_empty() {
+                seasons.push(MissingSeason {
+                    season: 0,
+                    episodes: m.missing.specials.clone(),
+                });
+            }
+            seasons
+        })
+        .unwrap_or_default();
     AnimeSummary {
         key: e.key.to_string(),
         name: e.name.clone(),
@@ -183,6 +207,7 @@ fn summary(state: &AppState, e: &SeriesEntry, m: Option<&MissingState>) -> Anime
         year: e.year,
         missing_episodes,
         missing_specials,
+        missing,
         link: series_link(base, &e.site, &e.key),
     }
 }

@@ -6,7 +6,7 @@ use aniworld_core::SeriesKey;
 use aniworld_core::model::SeriesInfo;
 use clap::Args;
 
-use super::providers::{chosen, load_config, registry};
+use super::providers::{chosen, load_config, sites};
 use super::{CliError, CliResult, DataDirArg};
 
 /// The site of a bare key when `--site` is not given.
@@ -28,12 +28,13 @@ pub struct InfoArgs {
 
 pub async fn run(args: InfoArgs) -> CliResult {
     let config = load_config(&args.data.data_dir)?;
-    let registry = registry(&config)?;
+    let sites = sites(&config, &args.data.data_dir).await?;
+    let registry = &sites.registry;
     let raw = args.key.trim();
     let is_link = raw.contains('/');
     let site = match &args.site {
         Some(s) => s.clone(),
-        None if is_link => chosen(&registry, None)?
+        None if is_link => chosen(registry, None)?
             .iter()
             .find(|p| p.key_from_link(raw).is_some())
             .map(|p| p.id().to_owned())
@@ -42,7 +43,7 @@ pub async fn run(args: InfoArgs) -> CliResult {
             })?,
         None => DEFAULT_SITE.to_owned(),
     };
-    let provider = chosen(&registry, Some(&site))?.remove(0);
+    let provider = chosen(registry, Some(&site))?.remove(0);
     let key = if is_link {
         provider
             .key_from_link(raw)

@@ -98,7 +98,7 @@ pub async fn run(args: ScanArgs) -> CliResult {
         vec![None; report.series.len()]
     } else {
         let config = config.unwrap_or_default();
-        missing_from_providers(&config, &store, &report.series).await?
+        missing_from_providers(&config, data_dir.as_deref(), &store, &report.series).await?
     };
 
     for w in &report.warnings {
@@ -117,10 +117,19 @@ pub async fn run(args: ScanArgs) -> CliResult {
 /// Series info comes from the database cache while fresh (`cache.series_ttl`).
 async fn missing_from_providers(
     config: &Config,
+    data_dir: Option<&Path>,
     store: &Store,
     series: &[ScannedSeries],
 ) -> Result<Vec<Option<Vec<MissingEpisode>>>, CliError> {
-    let registry = super::providers::registry(config)?;
+    // Provider plugins and scripts of the data dir override the built-ins, as in the server.
+    let sites = match data_dir {
+        Some(dir) => Some(super::providers::sites(config, dir).await?),
+        None => None,
+    };
+    let registry = match &sites {
+        Some(s) => s.registry.clone(),
+        None => super::providers::registry(config)?,
+    };
     let catalog = Catalog::new(registry, Some(store.clone()), &config.cache);
     let outcomes = catalog.missing_for(series).await;
     Ok(series

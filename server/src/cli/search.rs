@@ -5,7 +5,7 @@
 use clap::Args;
 use futures::future::join_all;
 
-use super::providers::{chosen, load_config, registry};
+use super::providers::{chosen, load_config, sites};
 use super::{CliError, CliResult, DataDirArg};
 
 #[derive(Debug, Args)]
@@ -27,8 +27,8 @@ pub async fn run(args: SearchArgs) -> CliResult {
         return Err(CliError::usage("the search text is empty"));
     }
     let config = load_config(&args.data.data_dir)?;
-    let registry = registry(&config)?;
-    let providers = chosen(&registry, args.site.as_deref())?;
+    let sites = sites(&config, &args.data.data_dir).await?;
+    let providers = chosen(&sites.registry, args.site.as_deref())?;
     let answers = join_all(providers.iter().map(|p| p.search(&args.query))).await;
 
     let mut hits = Vec::new();

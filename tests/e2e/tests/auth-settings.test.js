@@ -164,8 +164,11 @@ describe('web UI: first run, sign-in, settings', () => {
       const el = document.getElementById('live-state');
       new MutationObserver(() => window.__liveStates.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
     });
+    const refreshed = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/queue/status', { timeout: 30000 });
     await server.restart({ pauseMs: 300 });
     await page.waitForFunction(() => window.__liveStates.includes('closed') && window.__liveStates.at(-1) === 'open', null, { timeout: 30000 });
+    // Events may have been missed while it was down: the page reloads the queue's state.
+    assert.equal((await refreshed).status(), 200);
     // Still signed in: the session survived the restart.
     await page.click('#nav a[data-route=settings]');
     await page.locator('#cfg-download-max_parallel').waitFor();

@@ -111,8 +111,8 @@ describe('web UI: search, add, queue, library', () => {
 
   test('a queued episode shows its progress bar reach 100% from WebSocket events, and the file is on disk', async () => {
     // Slow media, so the download is watched while it runs.
-    assert.equal(await fixture.command('knob media.rate 262144'), 'ok');
-    assert.equal(await fixture.command('knob hls.segment_delay_ms 250'), 'ok');
+    assert.equal(await fixture.command('knob media.rate 65536'), 'ok');
+    assert.equal(await fixture.command('knob hls.segment_delay_ms 400'), 'ok');
     const seenBefore = frames.length;
     const statusFetches = [];
     page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/queue/status') statusFetches.push(Date.now()); });
@@ -172,6 +172,45 @@ describe('web UI: search, add, queue, library', () => {
     await fixture.command('clear hls.segment_delay_ms');
   });
 
+  test('pause and resume switch the queue state shown on the page', async () => {
+    await page.click('#queue-pause');
+    await page.locator('#queue-resume').waitFor();
+    assert.match(await page.locator('#queue-state').textContent(), /^Paused/);
+    await page.click('#queue-resume');
+    await page.locator('#queue-pause').waitFor();
+    assert.match(await page.locator('#queue-state').textContent(), /^Running/);
+  });
+
+  test('clear completed empties the list and the file stays', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    const before = await apiCall(server, 'GET', '/queue/status', { token });
+    const done = before.data.items.filter((i) => i.status === 'completed');
+    assert.ok(done.length > 0);
+    await page.click('#queue-clear');
+    await page.locator('#queue-list .empty').waitFor();
+    const after = await apiCall(server, 'GET', '/queue/status', { token });
+    assert.equal(after.data.items.filter((i) => i.status === 'completed').length, 0);
+    for (const item of done) assert.ok(fs.existsSync(item.path), `${item.path} is still on disk`);
+  });
+
+  test('remove takes a waiting episode off the stopped queue', async () => {
+    await page.click('#queue-stop');
+    await page.locator('#queue-start').waitFor();
+    await page.goto(`${server.url}/#/series/attack-on-titan`);
+    const button = page.locator('#queue-s1-e2');
+    await button.click();
+    await page.locator('.episode[data-season="1"][data-episode="2"].state-queued').waitFor();
+    await page.click('#nav a[data-route=queue]');
+    const item = page.locator('.queue-item[data-status="pending"]').first();
+    await item.waitFor();
+    const itemId = await item.getAttribute('data-item-id');
+    await item.locator('button', { hasText: 'Remove' }).click();
+    await page.locator(`.queue-item[data-item-id="${itemId}"]`).waitFor({ state: 'detached' });
+    const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    const status = await apiCall(server, 'GET', '/queue/status', { token });
+    assert.equal(status.data.items.some((i) => String(i.id) === itemId), false);
+  });
+
   test('rescan shows live progress and the library then shows the episode on disk', async () => {
     // More series, added through the API, so the library page has something to compare.
     const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
@@ -191,8 +230,14 @@ describe('web UI: search, add, queue, library', () => {
     await page.locator('.series-card').nth(3).waitFor();
     const list = await apiCall(server, 'GET', '/anime', { token });
     const summary = list.data.items.find((s) => s.key === 'attack-on-titan');
-    if (typeof summary.missing_episodes === 'number' && summary.missing_episodes > 0) {
-      assert.match(await card.textContent(), new RegExp(`${summary.missing_episodes} missing`));
+    // The page reloads its list when the scan completes: the card then shows the server's count.
+    assert.equal(typeof summary.missing_episodes, 'number');
+    await page.locator('.series-card[data-key="attack-on-titan"]', { hasText: `${summary.missing_episodes} missing` }).waitFor();
+    // …and what is missing in each season, as the API lists it.
+    assert.ok(summary.missing.length > 0);
+    const cardText = await card.textContent();
+    for (const m of summary.missing) {
+      assert.ok(cardText.includes(m.season === 0 ? 'Movies & specials:' : `Season ${m.season}:`), `season ${m.season} on the card`);
     }
     await screenshot(page, 'library');
     await page.goto(`${server.url}/#/series/attack-on-titan`);

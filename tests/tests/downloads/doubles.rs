@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aniworld_core::config::Config;
-use aniworld_core::events::{CallbackManager, Event, NoHooks};
+use aniworld_core::events::{CallbackManager, DownloadHooks, Event, NoHooks};
 use aniworld_core::model::{
     EpisodeStreams, Language, MediaKind, MediaSource, SearchResult, Season, SeriesInfo, SeriesKey,
     StreamLink,
@@ -153,6 +153,14 @@ impl Env {
     }
 
     pub async fn start_with(provider: FakeProvider, tweak: impl FnOnce(&mut Config)) -> Env {
+        Self::start_with_hooks(provider, tweak, Arc::new(NoHooks)).await
+    }
+
+    pub async fn start_with_hooks(
+        provider: FakeProvider,
+        tweak: impl FnOnce(&mut Config),
+        hooks: Arc<dyn DownloadHooks>,
+    ) -> Env {
         let site = FixtureSite::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         let registry = Registry::new();
@@ -183,7 +191,7 @@ impl Env {
             registry.clone(),
             config.clone(),
             callbacks.clone(),
-            Arc::new(NoHooks),
+            hooks,
         )
         .await
         .expect("queue");

@@ -563,3 +563,69 @@ async fn wait_for_status(env: &Env, id: i64, status: ItemStatus) {
     }
     panic!("item {id} never became {status}");
 }
+
+/// Renames episode 1 (to a hostile name) and skips episode 2.
+struct RenameOrSkip;
+
+#[async_trait::async_trait]
+impl aniworld_core::events::DownloadHooks for RenameOrSkip {
+    async fn before_download(
+        &self,
+        context: &aniworld_core::events::EventContext,
+        file_name: &str,
+    ) -> aniworld_core::events::HookDecision {
+        use aniworld_core::events::HookDecision;
+        assert!(file_name.ends_with(".mp4"), "{file_name}");
+        match context.episode {
+            Some(1) => HookDecision::Rename("../../renamed by hook.mp4".into()),
+            _ => HookDecision::Skip,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_download_hook_can_rename_inside_the_folder_or_skip() {
+    let env = Env::start_with_hooks(
+        provider(vec![
+            (
+                (1, 1),
+                FakeEpisode {
+                    title: None,
+                    links: vec![link(Language::GermanDub, "VOE", "mp4:h1")],
+                },
+            ),
+            (
+                (1, 2),
+                FakeEpisode {
+                    title: None,
+                    links: vec![link(Language::GermanDub, "VOE", "mp4:h2")],
+                },
+            ),
+        ]),
+        |_| {},
+        std::sync::Arc::new(RenameOrSkip),
+    )
+    .await;
+    let items = add_and_run(&env, vec![request(1, 1), request(1, 2)]).await;
+    let by_ep: BTreeMap<u32, _> = items.iter().map(|i| (i.episode, i)).collect();
+    assert_eq!(
+        by_ep[&1].status,
+        ItemStatus::Completed,
+        "{:?}",
+        by_ep[&1].last_error
+    );
+    let renamed = env
+        .library()
+        .join("Fixture Show (2020)/Season 01/renamed by hook.mp4");
+    assert_eq!(
+        std::fs::read(renamed).unwrap(),
+        media::expected_mp4(env.state(), "h1")
+    );
+    assert_eq!(by_ep[&2].status, ItemStatus::Cancelled);
+    assert!(
+        !env.state()
+            .requests()
+            .iter()
+            .any(|r| r.uri.contains("/v/h2.mp4"))
+    );
+}
