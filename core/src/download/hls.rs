@@ -24,6 +24,8 @@ const MAX_PLAYLIST_BYTES: usize = 8 << 20;
 const MAX_SEGMENT_BYTES: usize = 64 << 20;
 const SEGMENT_ATTEMPTS: u32 = 3;
 const SEGMENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the resume sidecar is updated while segments arrive.
+const SIDECAR_INTERVAL: Duration = Duration::from_millis(250);
 
 /// One segment to fetch, with everything needed to decrypt it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,24 +254,39 @@ pub async fn download_hls(
         .collect();
     let mut segments = futures::stream::iter(pending).buffered(parallelism.max(1));
     t.sink.progress(state.bytes, estimate_total(&state));
+    let mut last_save = std::time::Instant::now();
     loop {
         let next = tokio::select! {
             n = segments.next() => n,
             _ = t.cancel.cancelled() => None,
         };
         let Some(result) = next else { break };
-        let data = result?;
+        let data = match result {
+            Ok(d) => d,
+            Err(e) => {
+                // Keep what is complete so a retry or restart resumes there.
+                out.flush().await.map_err(|e| Error::io(&part, e))?;
+                state.save(target).await?;
+                return Err(e);
+            }
+        };
         out.write_all(&data)
             .await
             .map_err(|e| Error::io(&part, e))?;
-        // Flushed before the sidecar records it, so the sidecar never claims unwritten bytes.
-        out.flush().await.map_err(|e| Error::io(&part, e))?;
         state.segments_done += 1;
         state.bytes += data.len() as u64;
-        state.save(target).await?;
+        // The sidecar is written a few times a second, not per segment: per-segment file
+        // operations would cost more than the segments on a fast link.
+        if last_save.elapsed() >= SIDECAR_INTERVAL {
+            // Flushed before the sidecar records it, so the sidecar never claims unwritten bytes.
+            out.flush().await.map_err(|e| Error::io(&part, e))?;
+            state.save(target).await?;
+            last_save = std::time::Instant::now();
+        }
         t.sink.progress(state.bytes, estimate_total(&state));
     }
     out.flush().await.map_err(|e| Error::io(&part, e))?;
+    state.save(target).await?;
     if state.segments_done < count {
         return Err(Error::Cancelled);
     }
