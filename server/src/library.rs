@@ -175,6 +175,17 @@ impl Library {
     pub fn list(&self, q: &ListQuery<'_>) -> (Vec<(SeriesEntry, Option<MissingState>)>, usize) {
         let entries = self.entries();
         let missing = self.missing.read().expect("missing lock");
+        let unfiltered = q.text.is_none_or(str::is_empty) && q.site.is_none() && !q.only_missing;
+        if unfiltered && q.sort == SortBy::Name && !q.descending {
+            // The index is kept in name order: a page is a slice, whatever the library size.
+            let page = entries
+                .iter()
+                .skip(q.offset)
+                .take(q.limit)
+                .map(|e| (e.clone(), missing.get(&e.key).cloned()))
+                .collect();
+            return (page, entries.len());
+        }
         let needle = q.text.map(str::to_lowercase).filter(|t| !t.is_empty());
         let count_of = |e: &SeriesEntry| {
             missing

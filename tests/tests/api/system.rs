@@ -273,3 +273,52 @@ async fn sigterm_mid_download_keeps_the_partial_file_and_the_next_start_finishes
 fn s_len(p: &std::path::Path) -> u64 {
     std::fs::metadata(p).unwrap().len()
 }
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_allows_only_configured_origins() {
+    let app = crate::support::spawn_app().await;
+    let r = app
+        .http
+        .get(app.url("/health"))
+        .header("Origin", "http://ui.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let mut config = crate::support::base_config();
+    config["server"] = serde_json::json!({ "cors_origins": ["http://ui.example"] });
+    let app = crate::support::spawn_app_with(config).await;
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/api/config"))
+        .header("Origin", "http://ui.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("http://ui.example"),
+        "{:?}",
+        preflight.headers()
+    );
+    let other = app
+        .http
+        .get(app.url("/health"))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        other
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("http://evil.example")
+    );
+}
