@@ -42,6 +42,35 @@ impl SeriesMetadata {
             .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))
     }
 
+    /// [`SeriesMetadata::read`] plus the file's own metadata (the scanner fingerprints its mtime),
+    /// from a single open; the file metadata is `None` when the file is missing or unreadable.
+    pub fn read_with_file_meta(folder: &Path) -> (Option<std::fs::Metadata>, Result<Option<Self>>) {
+        use std::io::Read;
+        let path = folder.join(METADATA_FILE);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (None, Ok(None)),
+            // Unreadable but present: its mtime still counts, so fixing the permissions shows.
+            Err(e) => return (std::fs::metadata(&path).ok(), Err(Error::io(path, e))),
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => return (None, Err(Error::io(path, e))),
+        };
+        if meta.len() > MAX_METADATA_BYTES {
+            let err = Error::invalid(path.display().to_string(), "metadata file is too large");
+            return (Some(meta), Err(err));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+        if let Err(e) = file.read_to_end(&mut bytes) {
+            return (Some(meta), Err(Error::io(&path, e)));
+        }
+        let parsed = serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()));
+        (Some(meta), parsed)
+    }
+
     /// Writes `folder/.aniworld.json` atomically (temp file + rename).
     pub fn write(&self, folder: &Path) -> Result<()> {
         let path = folder.join(METADATA_FILE);

@@ -120,25 +120,100 @@ pub fn season_from_folder(folder_name: &str) -> Option<u32> {
 /// Parses a video file name. `season_folder` is the season of the nearest enclosing season folder.
 pub fn parse_episode(file_name: &str, season_folder: Option<u32>) -> Option<ParsedName> {
     let name = stem(file_name);
+    parse_stem(name, season_folder, Hints::of(name))
+}
 
-    if let Some(caps) = SXXEYY.captures(name) {
+/// Which patterns can possibly match a name: cheap necessary conditions checked in one pass over
+/// ASCII names, so most names skip most regexes. The regexes still decide every match; names with
+/// any non-ASCII character (Unicode digits and case folding) always go through all of them.
+#[derive(Debug, Clone, Copy)]
+struct Hints {
+    sxxeyy: bool,
+    nxnn: bool,
+    movie: bool,
+    episode_word: bool,
+    absolute: bool,
+}
+
+impl Hints {
+    const ALL: Hints = Hints {
+        sxxeyy: true,
+        nxnn: true,
+        movie: true,
+        episode_word: true,
+        absolute: true,
+    };
+
+    fn of(name: &str) -> Hints {
+        if !name.is_ascii() {
+            return Hints::ALL;
+        }
+        let b = name.as_bytes();
+        let mut h = Hints {
+            sxxeyy: false,
+            nxnn: false,
+            movie: false,
+            episode_word: false,
+            absolute: false,
+        };
+        for (i, &byte) in b.iter().enumerate() {
+            let c = byte.to_ascii_lowercase();
+            let word_start = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+            let digit_after = b.get(i + 1).is_some_and(u8::is_ascii_digit);
+            let rest = &b[i..];
+            let starts = |word: &[u8]| {
+                rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word)
+            };
+            match c {
+                // `s(\d` at a word start.
+                b's' => h.sxxeyy |= word_start && digit_after,
+                // `\dx\d`.
+                b'x' => h.nxnn |= i > 0 && b[i - 1].is_ascii_digit() && digit_after,
+                // `episode`, `ep` and `e` all start with `e` at a word start.
+                b'e' => h.episode_word |= word_start,
+                b'f' if word_start => {
+                    h.movie |= starts(b"film");
+                    h.episode_word |= starts(b"folge");
+                }
+                b'm' => h.movie |= word_start && starts(b"movie"),
+                b' ' => h.absolute |= starts(b" - "),
+                _ => {}
+            }
+        }
+        h
+    }
+}
+
+fn parse_stem(name: &str, season_folder: Option<u32>, hints: Hints) -> Option<ParsedName> {
+    if hints.sxxeyy
+        && let Some(caps) = SXXEYY.captures(name)
+    {
         let season: u32 = caps[1].parse().ok()?;
         let first: u32 = caps[2].parse().ok()?;
         let episodes = multi_episode(first, caps.get(3).map_or("", |m| m.as_str()));
         return Some(ParsedName { season, episodes });
     }
-    if let Some(caps) = NXNN.captures(name) {
+    if hints.nxnn
+        && let Some(caps) = NXNN.captures(name)
+    {
         return Some(ParsedName::one(
             caps[1].parse().ok()?,
             caps[2].parse().ok()?,
         ));
     }
-    if let Some(caps) = MOVIE.captures(name) {
+    if hints.movie
+        && let Some(caps) = MOVIE.captures(name)
+    {
         return Some(ParsedName::one(0, caps[1].parse().ok()?));
     }
     let season = season_folder.unwrap_or(1);
-    if let Some(caps) = EPISODE_WORD.captures(name) {
+    if hints.episode_word
+        && let Some(caps) = EPISODE_WORD.captures(name)
+    {
         return Some(ParsedName::one(season, caps[1].parse().ok()?));
+    }
+    if !hints.absolute {
+        return None;
     }
     let absolute = ABSOLUTE
         .captures_iter(name)
@@ -355,6 +430,71 @@ mod tests {
     fn names_with_dot_dot() {
         assert_eq!(parse("..S01E07...mkv"), Some((1, vec![7])));
         assert_eq!(parse("../../etc/passwd.mkv"), None);
+    }
+
+    #[test]
+    fn skipping_regexes_by_hints_never_changes_a_result() {
+        let parts = [
+            "Show",
+            "S01E05",
+            "s1e5",
+            "S01.E05",
+            "E06",
+            "-E07",
+            "-07",
+            "1x05",
+            "1920x1080",
+            "12x103",
+            "Film 1",
+            "movie2",
+            "Episode 5",
+            "Ep.07",
+            "Folge 12",
+            "E05",
+            "e",
+            "f",
+            " - ",
+            "- 05",
+            " - 105",
+            "v2",
+            "[ABCD1234]",
+            "(1080p)",
+            "2013",
+            "x",
+            "s",
+            "-",
+            ".",
+            "_",
+            " ",
+            "9",
+            "Series",
+            "Staffel",
+            "FILM",
+            "MOVIE",
+            "SXE",
+            "e1",
+            "x1",
+            "1x",
+        ];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for sep in ["", " ", ".", "-"] {
+                        let name = format!("{a}{sep}{b}{sep}{c}");
+                        for season in [None, Some(3)] {
+                            assert_eq!(
+                                parse_stem(&name, season, Hints::of(&name)),
+                                parse_stem(&name, season, Hints::ALL),
+                                "{name:?}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]

@@ -390,18 +390,11 @@ impl LibraryScanner {
                 return FolderResult::Failed(io_warning(path, &e, "cannot read series folder"));
             }
         };
-        let meta_stat = std::fs::metadata(path.join(METADATA_FILE));
-        let has_no_metadata_file =
-            matches!(&meta_stat, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-        let meta_file_mtime = meta_stat.map_or(-1, |m| mtime(&m));
+        let (meta_file, read) = SeriesMetadata::read_with_file_meta(path);
+        let meta_file_mtime = meta_file.map_or(-1, |m| mtime(&m));
         fingerprint.add("", folder_mtime);
         fingerprint.add(METADATA_FILE, meta_file_mtime);
 
-        let read = if has_no_metadata_file {
-            Ok(None)
-        } else {
-            SeriesMetadata::read(path)
-        };
         let metadata = match read {
             Ok(m) => m,
             Err(e) => {
@@ -656,7 +649,10 @@ impl SeriesWalk<'_> {
         if !is_video(name) || is_sample(name) {
             return;
         }
-        let rel = format!("{dir_rel}/{name}");
+        let mut rel = String::with_capacity(dir_rel.len() + 1 + name.len());
+        rel.push_str(dir_rel);
+        rel.push('/');
+        rel.push_str(name);
         match parse_episode(name, season) {
             Some(parsed) => {
                 let (last, others) = parsed

@@ -16,6 +16,9 @@ pub struct FolderStateRow {
     pub state: String,
 }
 
+/// Rows written per `INSERT` statement by [`ScanStateRepo::save`].
+const SAVE_BATCH: usize = 150;
+
 #[derive(Debug, Clone)]
 pub struct ScanStateRepo {
     pool: SqlitePool,
@@ -47,22 +50,34 @@ impl ScanStateRepo {
         }
         let ts = now();
         let mut tx = self.pool.begin().await?;
-        for f in folders {
-            sqlx::query(
-                "INSERT INTO scan_folders (library, folder, fingerprint, state, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (library, folder) DO UPDATE SET
+        // Many rows per statement: one round trip to the database thread per row dominated the
+        // first scan of a large library. 6 parameters a row stays under SQLite's 999 limit.
+        for chunk in folders.chunks(SAVE_BATCH) {
+            let mut sql = String::from(
+                "INSERT INTO scan_folders (library, folder, fingerprint, state, created_at, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str("(?, ?, ?, ?, ?, ?)");
+            }
+            sql.push_str(
+                " ON CONFLICT (library, folder) DO UPDATE SET
                    fingerprint = excluded.fingerprint, state = excluded.state,
                    updated_at = excluded.updated_at",
-            )
-            .bind(library)
-            .bind(&f.folder)
-            .bind(&f.fingerprint)
-            .bind(&f.state)
-            .bind(ts)
-            .bind(ts)
-            .execute(&mut *tx)
-            .await?;
+            );
+            let mut query = sqlx::query(&sql);
+            for f in chunk {
+                query = query
+                    .bind(library)
+                    .bind(&f.folder)
+                    .bind(&f.fingerprint)
+                    .bind(&f.state)
+                    .bind(ts)
+                    .bind(ts);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -105,6 +120,23 @@ mod tests {
             fingerprint: fp.into(),
             state: "{}".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn saves_more_folders_than_one_statement_holds() {
+        let store = Store::open_memory().await.unwrap();
+        let repo = store.scan_state();
+        let folders: Vec<ChangedFolder> = (0..SAVE_BATCH * 2 + 7)
+            .map(|i| changed(&format!("F{i}"), "1"))
+            .collect();
+        repo.save("/lib", &folders).await.unwrap();
+        repo.save("/lib", &[changed("F3", "2"), changed("F3", "3")])
+            .await
+            .unwrap();
+        let rows = repo.load("/lib").await.unwrap();
+        assert_eq!(rows.len(), SAVE_BATCH * 2 + 7);
+        assert_eq!(rows["F3"].fingerprint, "3");
+        assert_eq!(rows[&format!("F{}", SAVE_BATCH * 2 + 6)].fingerprint, "1");
     }
 
     #[tokio::test]
