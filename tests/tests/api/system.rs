@@ -59,11 +59,33 @@ async fn web_ui_index_is_served_at_the_root() {
     assert!(r.text().await.unwrap().contains("Aniworld"));
 }
 
+/// A server process that is killed if the test fails before stopping it.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ServerProcess {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// `aniworld serve` on a free port; returns the process and its base URL.
-fn start_binary(
-    data_dir: &std::path::Path,
-    library: &std::path::Path,
-) -> (std::process::Child, String) {
+fn start_binary(data_dir: &std::path::Path, library: &std::path::Path) -> (ServerProcess, String) {
     let mut child = aniworld_testkit::bin::aniworld()
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -74,6 +96,7 @@ fn start_binary(
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    let child = ServerProcess(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
