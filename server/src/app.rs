@@ -171,13 +171,43 @@ fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// The database `database.url` names: empty = SQLite `DATA_DIR/aniworld.db`, `sqlite:PATH` = that
+/// file. Postgres and Redis are accepted by the config schema for forward compatibility, but this
+/// build cannot use them: refuse clearly rather than silently fall back to SQLite.
+async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
+    if !config.database.redis_url.is_empty() {
+        return Err(Error::Unsupported(
+            "database.redis_url: Redis fan-out is not available in this build; leave it empty"
+                .into(),
+        ));
+    }
+    let url = config.database.url.trim();
+    if url.is_empty() {
+        return Store::open_sqlite(&data_dir.join("aniworld.db")).await;
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(Error::invalid(
+                "database.url",
+                "sqlite: URL without a file path",
+            ));
+        }
+        return Store::open_sqlite(Path::new(path)).await;
+    }
+    Err(Error::Unsupported(
+        "database.url: Postgres is not available in this build yet; leave it empty to use SQLite in the data dir"
+            .into(),
+    ))
+}
+
 impl App {
     /// Opens the data dir (config, database, JWT secret), registers providers and hosters, starts
     /// the services and assembles the routes.
     pub async fn build(options: AppOptions) -> Result<App> {
         std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
         let config = load_config(&options)?;
-        let store = Store::open_sqlite(&options.data_dir.join("aniworld.db")).await?;
+        let store = open_store(&config, &options.data_dir).await?;
         let purged = store
             .sessions()
             .purge_expired(aniworld_core::storage::now())

@@ -86,7 +86,16 @@ impl std::ops::DerefMut for ServerProcess {
 
 /// `aniworld serve` on a free port; returns the process and its base URL.
 fn start_binary(data_dir: &std::path::Path, library: &std::path::Path) -> (ServerProcess, String) {
-    let mut child = aniworld_testkit::bin::aniworld()
+    start_binary_with(aniworld_testkit::bin::aniworld(), data_dir, library)
+}
+
+/// Like [`start_binary`], from a prepared command (extra environment).
+fn start_binary_with(
+    mut cmd: std::process::Command,
+    data_dir: &std::path::Path,
+    library: &std::path::Path,
+) -> (ServerProcess, String) {
+    let mut child = cmd
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .arg("--library")
@@ -344,4 +353,42 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins() {
             .map(|v| v.to_str().unwrap()),
         Some("http://evil.example")
     );
+}
+
+#[test]
+fn serve_refuses_a_database_url_it_cannot_use_instead_of_falling_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = aniworld_testkit::bin::aniworld()
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("ANIWORLD_DATABASE__URL", "postgres://127.0.0.1/test")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("database.url") && stderr.contains("Postgres"),
+        "{stderr}"
+    );
+    assert!(!data.join("aniworld.db").exists(), "fell back to SQLite");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_uses_the_sqlite_file_a_database_url_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere.db");
+    let mut cmd = aniworld_testkit::bin::aniworld();
+    cmd.env(
+        "ANIWORLD_DATABASE__URL",
+        format!("sqlite://{}", db.display()),
+    );
+    let (mut child, url) =
+        start_binary_with(cmd, &dir.path().join("data"), &dir.path().join("library"));
+    let health = reqwest::get(format!("{url}/health")).await.unwrap();
+    assert!(health.status().is_success());
+    assert!(db.exists(), "the named SQLite file was not created");
+    assert!(!dir.path().join("data/aniworld.db").exists());
+    terminate(&mut child).await;
 }
