@@ -272,9 +272,13 @@ impl SiteClient {
 
     /// Follows a site's redirect link (`/redirect/{id}`, `/r?t=...`) hop by hop and returns the first
     /// URL outside the site. Hops inside the site are followed; a page instead of a redirect is a
-    /// parse error naming the link.
+    /// parse error naming the link. A link that already points elsewhere (an embed URL) is returned
+    /// unchanged.
     pub async fn resolve_redirect(&self, link: &str) -> Result<String> {
         let mut url = self.url(link)?;
+        if !self.is_own_url(&url) {
+            return Ok(link.to_owned());
+        }
         for _ in 0..MAX_SITE_REDIRECTS {
             let current = url.clone();
             let response = self.send_raw(|c| c.no_redirect.get(&current), true).await?;

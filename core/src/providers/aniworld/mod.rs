@@ -186,11 +186,7 @@ impl Provider for AniworldProvider {
     }
 
     async fn resolve_redirect(&self, link: &str) -> Result<String> {
-        let absolute = self.client.url(link)?;
-        if !self.client.is_own_url(&absolute) {
-            return Ok(link.to_owned());
-        }
-        self.client.resolve_redirect(&absolute).await
+        self.client.resolve_redirect(link).await
     }
 
     fn key_from_link(&self, link: &str) -> Option<SeriesKey> {
