@@ -2,26 +2,22 @@
 //! remembered result of every folder whose fingerprint (modification times of the folder, its
 //! metadata file and all its subfolders) has not changed.
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::filename::{is_sample, is_sample_folder, is_video, parse_episode, season_from_folder};
+use super::state::{RememberedFolder, RememberedState, SHARDS, assemble, encode_folder, shard_of};
 use super::{LocalEpisode, ScanReport, ScanWarning, ScannedSeries};
 use crate::error::{Error, Result};
 use crate::metadata::{METADATA_FILE, SeriesMetadata};
 use crate::model::SeriesKey;
 use crate::storage::Store;
-use crate::storage::scan_state::FolderStateRow;
-
-/// Bumped whenever parsing rules change, so remembered results of an older parser are not reused.
-const SCAN_FORMAT: &str = "scan-v1";
 
 /// Folders modified this close to the scan start (ns) are re-read next time anyway: a change in
 /// the same clock tick as the scan would not move their modification time.
@@ -43,114 +39,28 @@ pub struct FolderState {
     pub warnings: Vec<ScanWarning>,
     /// Subfolders walked (relative to the series folder, `/`-separated), for the fingerprint check.
     pub subdirs: Vec<String>,
-}
-
-/// [`FolderState`] as stored: short field names and paths relative to the series folder, which
-/// keeps the state of a 300,000-episode library small to write and quick to read back.
-#[derive(Serialize, Deserialize)]
-struct StoredFolder<'a> {
-    k: Option<SeriesKey>,
-    s: Option<String>,
-    n: String,
-    y: Option<i32>,
-    g: Option<SeriesKey>,
-    /// (season, episode, path below the series folder); borrowed when read back, which saves an
-    /// allocation per episode on every rescan.
-    #[serde(borrow)]
-    e: Vec<(u32, u32, std::borrow::Cow<'a, str>)>,
-    u: Vec<String>,
-    w: Vec<ScanWarning>,
-    d: Vec<String>,
-}
-
-impl FolderState {
-    /// The compact JSON form kept in the `scan_folders` table.
-    pub fn to_stored_json(&self) -> serde_json::Result<String> {
-        let prefix_len = self.series.folder.len() + 1;
-        let below = |p: &str| p.get(prefix_len..).unwrap_or(p).to_owned();
-
-        let s = &self.series;
-        serde_json::to_string(&StoredFolder {
-            k: s.key.clone(),
-            s: s.site.clone(),
-            n: s.name.clone(),
-            y: s.year,
-            g: s.suggested_key.clone(),
-            e: s.episodes
-                .iter()
-                // Borrowed: writing the state of 300,000 episodes copies no path.
-                .map(|e| {
-                    (
-                        e.season,
-                        e.episode,
-                        strip_prefix_len(&e.path, prefix_len).into(),
-                    )
-                })
-                .collect(),
-            u: s.unparsed.iter().map(|p| below(p)).collect(),
-            w: self.warnings.clone(),
-            d: self.subdirs.clone(),
-        })
-    }
-
-    /// Reads [`FolderState::to_stored_json`] output back for series folder `folder`.
-    pub fn from_stored_json(folder: &str, json: &str) -> serde_json::Result<Self> {
-        let stored: StoredFolder<'_> = serde_json::from_str(json)?;
-        let full = |p: &str| {
-            let mut path = String::with_capacity(folder.len() + 1 + p.len());
-            path.push_str(folder);
-            path.push('/');
-            path.push_str(p);
-            path
-        };
-        Ok(FolderState {
-            series: ScannedSeries {
-                key: stored.k,
-                site: stored.s,
-                folder: folder.to_owned(),
-                name: stored.n,
-                year: stored.y,
-                episodes: stored
-                    .e
-                    .iter()
-                    .map(|(season, episode, p)| LocalEpisode {
-                        season: *season,
-                        episode: *episode,
-                        path: full(p),
-                    })
-                    .collect(),
-                unparsed: stored.u.iter().map(|p| full(p)).collect(),
-                suggested_key: stored.g,
-            },
-            warnings: stored.w,
-            subdirs: stored.d,
-        })
-    }
-}
-
-/// `path` without its first `n` bytes (the series folder and its `/`), or all of it if shorter.
-fn strip_prefix_len(path: &str, n: usize) -> &str {
-    path.get(n..).unwrap_or(path)
-}
-
-/// A folder whose remembered state must be written after this scan.
-#[derive(Debug, Clone)]
-pub struct ChangedFolder {
-    pub folder: String,
-    pub fingerprint: String,
-    /// [`FolderState`] as JSON.
-    pub state: String,
+    /// Whether the folder had a metadata file. When it had none, a rescan need not look for one:
+    /// creating it changes the folder's own modification time.
+    pub metadata_file: bool,
 }
 
 /// The result of [`LibraryScanner::scan_blocking`]: the report plus what to remember.
 #[derive(Debug, Default)]
 pub struct ScanOutcome {
     pub report: ScanReport,
-    pub changed: Vec<ChangedFolder>,
-    /// Remembered folders that are gone from the library.
-    pub removed: Vec<String>,
+    /// The shards of the library's scan state that differ from the remembered ones, as
+    /// (shard number, value); empty when nothing changed.
+    pub state: Vec<(u32, Vec<u8>)>,
 }
 
+/// The library root's series folders as (name, canonical target of a top-level symlink), sorted
+/// by name.
+struct Listing {
+    folders: Vec<(String, Option<PathBuf>)>,
+    warnings: Vec<ScanWarning>,
+}
+
+#[derive(Clone)]
 pub struct LibraryScanner {
     root: PathBuf,
     /// `root` with symlinks resolved: the boundary no walk may leave.
@@ -204,133 +114,160 @@ impl LibraryScanner {
 
     /// Scans with the state remembered in `store`, and remembers the new state there.
     pub async fn scan(&self, store: &Store) -> Result<ScanReport> {
-        let repo = store.scan_state();
-        let library = self.library_id();
-        let previous = repo.load(&library).await?;
-        let scanner = LibraryScanner {
-            root: self.root.clone(),
-            canonical_root: self.canonical_root.clone(),
-            progress: self.progress.clone(),
-        };
-        let outcome = tokio::task::spawn_blocking(move || scanner.scan_blocking(&previous))
+        let join_error =
+            |e: tokio::task::JoinError| Error::io(&self.root, std::io::Error::other(e.to_string()));
+        // The library root is listed while the remembered state is read.
+        let lister = self.clone();
+        let listing = tokio::task::spawn_blocking(move || lister.list_folders());
+        let previous = self.remembered(store).await?;
+        let listing = listing.await.map_err(join_error)??;
+        let scanner = self.clone();
+        let outcome = tokio::task::spawn_blocking(move || scanner.scan_listed(listing, &previous))
             .await
-            .map_err(|e| Error::io(&self.root, std::io::Error::other(e.to_string())))??;
-        repo.save(&library, &outcome.changed).await?;
-        repo.remove(&library, &outcome.removed).await?;
+            .map_err(join_error)?;
+        store
+            .scan_state()
+            .save(&self.library_id(), &outcome.state)
+            .await?;
         Ok(outcome.report)
+    }
+
+    /// The state the last scan of this library left in `store`. Shards from another version or
+    /// damaged ones are left out (logged): their folders are read again, and the shards rewritten.
+    pub async fn remembered(&self, store: &Store) -> Result<RememberedState> {
+        let shards = store.scan_state().load(&self.library_id()).await?;
+        let state = RememberedState::decode(shards);
+        for (shard, reason) in state.damaged() {
+            tracing::info!(library = %self.root.display(), shard, %reason, "remembered scan state not used: reading its folders again");
+        }
+        Ok(state)
     }
 
     /// Scans without any remembered state (every folder is read).
     pub fn scan_fresh(&self) -> Result<ScanReport> {
-        Ok(self.scan_blocking(&HashMap::new())?.report)
+        Ok(self.scan_blocking(&RememberedState::default())?.report)
     }
 
-    /// The scan itself (blocking, parallel). `previous` is the remembered state by folder name.
-    pub fn scan_blocking(&self, previous: &HashMap<String, FolderStateRow>) -> Result<ScanOutcome> {
-        let mut outcome = ScanOutcome::default();
+    /// The scan itself (blocking, parallel), against the state a previous scan left.
+    pub fn scan_blocking(&self, previous: &RememberedState) -> Result<ScanOutcome> {
+        Ok(self.scan_listed(self.list_folders()?, previous))
+    }
+
+    /// The series folders in the library root, sorted by name.
+    fn list_folders(&self) -> Result<Listing> {
+        let mut warnings = Vec::new();
         let entries = std::fs::read_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
-        let mut folders: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+        let mut folders: Vec<(String, Option<PathBuf>)> = Vec::new();
         for entry in entries {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    outcome.report.warnings.push(io_warning(
-                        &self.root,
-                        &e,
-                        "cannot list the library",
-                    ));
+                    warnings.push(io_warning(&self.root, &e, "cannot list the library"));
                     continue;
                 }
             };
-            let path = entry.path();
-            let Some(name) = utf8_name(entry.file_name(), &path, &mut outcome.report.warnings)
-            else {
+            let Some(name) = utf8_name(&entry, &mut warnings) else {
                 continue;
             };
             if is_ignored_name(&name) {
                 continue;
             }
             let Ok(file_type) = entry.file_type() else {
-                outcome
-                    .report
-                    .warnings
-                    .push(warning(&path, "cannot tell what kind of entry this is"));
+                warnings.push(warning(
+                    &entry.path(),
+                    "cannot tell what kind of entry this is",
+                ));
                 continue;
             };
             if file_type.is_symlink() {
-                match self.follow_top_level_symlink(&path) {
-                    Ok(Some(target)) => folders.push((name, path, target)),
+                match self.follow_top_level_symlink(&entry.path()) {
+                    Ok(Some(target)) => folders.push((name, Some(target))),
                     Ok(None) => {}
-                    Err(w) => outcome.report.warnings.push(w),
+                    Err(w) => warnings.push(w),
                 }
             } else if file_type.is_dir() {
-                let canonical = self.canonical_root.join(&name);
-                folders.push((name, path, canonical));
+                folders.push((name, None));
             } else if is_video(&name) {
-                outcome.report.warnings.push(warning(
-                    &path,
+                warnings.push(warning(
+                    &entry.path(),
                     "video file directly in the library root (not in a series folder): not scanned",
                 ));
             }
         }
         folders.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Listing { folders, warnings })
+    }
 
+    /// Scans the listed folders, reusing every unchanged one from `previous`.
+    fn scan_listed(&self, listing: Listing, previous: &RememberedState) -> ScanOutcome {
+        let Listing { folders, warnings } = listing;
+        let mut outcome = ScanOutcome::default();
+        outcome.report.warnings = warnings;
         let started = now_ns();
+        let stat = RootStat::open(&self.root);
         let total = folders.len() as u64;
         let done = AtomicU64::new(0);
-        let results: Vec<FolderResult> = folders
+        // Each result says whether the folder was remembered: a shard where fewer remembered
+        // folders are found than it holds has lost some.
+        let results: Vec<(bool, FolderResult<'_>)> = folders
             .par_iter()
-            .map(|(name, path, canonical)| {
-                let result = self.scan_or_reuse(name, path, canonical, previous.get(name), started);
+            .map(|(name, target)| {
+                let remembered = previous.get(name);
+                let result = self.scan_or_reuse(&stat, name, target, remembered, started);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(progress) = &self.progress {
                     progress(n, total, name);
                 }
-                result
+                (remembered.is_some(), result)
             })
             .collect();
 
-        let present: HashSet<&str> = folders.iter().map(|(n, _, _)| n.as_str()).collect();
-        outcome.removed = previous
-            .keys()
-            .filter(|k| !present.contains(k.as_str()))
-            .cloned()
-            .collect();
-        outcome.removed.sort();
-
-        for result in results {
+        // A shard is written again only when it changes: a folder in it read again, one that
+        // failed and was remembered before, one that is gone, or the shard could not be read.
+        let shards = SHARDS as usize;
+        let mut changed = vec![false; shards];
+        let mut found = vec![0usize; shards];
+        for (shard, _) in previous.damaged() {
+            if let Some(c) = changed.get_mut(*shard as usize) {
+                *c = true;
+            }
+        }
+        let mut entries: Vec<Vec<Cow<'_, [u8]>>> = vec![Vec::new(); shards];
+        outcome.report.series.reserve(results.len());
+        for ((name, _), (known, result)) in folders.iter().zip(results) {
+            let shard = shard_of(name) as usize;
+            found[shard] += usize::from(known);
             match result {
-                FolderResult::Unchanged(state) => {
+                FolderResult::Unchanged { state, entry } => {
                     outcome.report.folders_unchanged += 1;
+                    entries[shard].push(Cow::Borrowed(entry));
                     outcome.report.warnings.extend(state.warnings);
                     outcome.report.series.push(state.series);
                 }
-                FolderResult::Scanned {
-                    state,
-                    fingerprint,
-                    complete,
-                } => {
+                FolderResult::Scanned { state, encoded } => {
                     outcome.report.folders_rescanned += 1;
-                    if complete {
-                        match state.to_stored_json() {
-                            Ok(json) => outcome.changed.push(ChangedFolder {
-                                folder: state.series.folder.clone(),
-                                fingerprint,
-                                state: json,
-                            }),
-                            Err(e) => tracing::warn!(error = %e, "cannot serialise scan state"),
-                        }
+                    changed[shard] = true;
+                    if let Some(entry) = encoded {
+                        entries[shard].push(Cow::Owned(entry));
                     }
                     outcome.report.warnings.extend(state.warnings);
                     outcome.report.series.push(state.series);
                 }
                 FolderResult::Failed(w) => {
                     outcome.report.folders_rescanned += 1;
+                    changed[shard] |= known;
                     outcome.report.warnings.push(w);
                 }
             }
         }
-        Ok(outcome)
+        for (shard, entries) in entries.iter().enumerate() {
+            let number = shard as u32;
+            if changed[shard] || found[shard] < previous.count_in(number) {
+                let value = assemble(entries.iter().map(AsRef::as_ref));
+                outcome.state.push((number, value));
+            }
+        }
+        outcome
     }
 
     /// A top-level symlink is scanned as a series folder only when it points to a folder inside
@@ -356,21 +293,33 @@ impl LibraryScanner {
         Ok(target.is_dir().then_some(target))
     }
 
-    fn scan_or_reuse(
+    /// `target`: where a top-level symlink points (canonical); `None` for a plain folder.
+    fn scan_or_reuse<'a>(
         &self,
+        stat: &RootStat,
         name: &str,
-        path: &Path,
-        canonical: &Path,
-        previous: Option<&FolderStateRow>,
+        target: &Option<PathBuf>,
+        previous: Option<RememberedFolder<'a>>,
         started: i128,
-    ) -> FolderResult {
-        if let Some(row) = previous
-            && let Ok(state) = FolderState::from_stored_json(name, &row.state)
-            && remembered_fingerprint(path, &state.subdirs).as_deref() == Some(&row.fingerprint)
+    ) -> FolderResult<'a> {
+        // A damaged record is no error: the folder is just read again.
+        if let Some(remembered) = previous
+            && let Some(fingerprint) = remembered.fingerprint
+            && let Ok((metadata_file, subdirs, rest)) = remembered.subdirs()
+            && remembered_fingerprint(stat, name, metadata_file, &subdirs) == Some(fingerprint)
+            && let Ok(state) = RememberedFolder::finish(name, metadata_file, subdirs, rest)
         {
-            return FolderResult::Unchanged(state);
+            return FolderResult::Unchanged {
+                state,
+                entry: remembered.entry,
+            };
         }
-        self.scan_series_folder(name, path, canonical, started)
+        let path = self.root.join(name);
+        let canonical = match target {
+            Some(t) => Cow::Borrowed(t.as_path()),
+            None => Cow::Owned(self.canonical_root.join(name)),
+        };
+        self.scan_series_folder(name, &path, &canonical, started)
     }
 
     /// Reads one series folder completely.
@@ -380,7 +329,7 @@ impl LibraryScanner {
         path: &Path,
         canonical: &Path,
         started: i128,
-    ) -> FolderResult {
+    ) -> FolderResult<'static> {
         let mut warnings = Vec::new();
         let mut fingerprint = Fingerprint::new();
         // Modification times are taken before listing, so a change during the scan shows next time.
@@ -458,27 +407,30 @@ impl LibraryScanner {
             },
             warnings: walk.warnings,
             subdirs: walk.subdirs.into_iter().map(|(rel, _)| rel).collect(),
+            metadata_file: meta_file_mtime != -1,
         };
-        FolderResult::Scanned {
-            state,
-            // A racy fingerprint never matches, so the folder is read again next time.
-            fingerprint: if racy {
-                format!("{}:racy", fingerprint.finish())
-            } else {
-                fingerprint.finish()
-            },
-            complete: walk.complete,
-        }
+        // A racy fingerprint never matches, so the folder is read again next time. A folder part
+        // of which could not be read is not remembered at all.
+        let fingerprint = (!racy).then(|| fingerprint.finish());
+        let encoded = if walk.complete {
+            encode_folder(&state, fingerprint)
+        } else {
+            None
+        };
+        FolderResult::Scanned { state, encoded }
     }
 }
 
-pub(crate) enum FolderResult {
-    Unchanged(FolderState),
+pub(crate) enum FolderResult<'a> {
+    /// Reused from the remembered state; `entry` is its encoded form, kept as is.
+    Unchanged {
+        state: FolderState,
+        entry: &'a [u8],
+    },
     Scanned {
         state: FolderState,
-        fingerprint: String,
-        /// False when part of the folder could not be read: then nothing is remembered.
-        complete: bool,
+        /// The folder's entry for the next state; `None` when it is not to be remembered.
+        encoded: Option<Vec<u8>>,
     },
     Failed(ScanWarning),
 }
@@ -519,7 +471,7 @@ impl SeriesWalk<'_> {
                     continue;
                 }
             };
-            let Some(name) = utf8_name(entry.file_name(), &entry.path(), &mut self.warnings) else {
+            let Some(name) = utf8_name(&entry, &mut self.warnings) else {
                 continue;
             };
             if is_ignored_name(&name) {
@@ -684,12 +636,13 @@ fn is_ignored_name(name: &str) -> bool {
         || name.ends_with(".part")
 }
 
-fn utf8_name(name: OsString, path: &Path, warnings: &mut Vec<ScanWarning>) -> Option<String> {
-    match name.into_string() {
+/// The entry's name, or a warning when it is not UTF-8 (its path is only built then).
+fn utf8_name(entry: &std::fs::DirEntry, warnings: &mut Vec<ScanWarning>) -> Option<String> {
+    match entry.file_name().into_string() {
         Ok(n) => Some(n),
         Err(_) => {
             // The lossy form keeps the warning serialisable (JSON paths are strings).
-            let shown = PathBuf::from(path.to_string_lossy().into_owned());
+            let shown = PathBuf::from(entry.path().to_string_lossy().into_owned());
             warnings.push(warning(&shown, "name is not valid UTF-8: skipped"));
             None
         }
@@ -728,21 +681,69 @@ fn now_ns() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// The metadata file's mtime, or -1 when there is none (so adding one changes the fingerprint).
-fn metadata_mtime(folder: &Path) -> i128 {
-    std::fs::metadata(folder.join(METADATA_FILE)).map_or(-1, |m| mtime(&m))
-}
-
-/// The fingerprint the folder would have now if its subfolders are still the remembered ones;
-/// `None` when something remembered is gone.
-fn remembered_fingerprint(folder: &Path, subdirs: &[String]) -> Option<String> {
+/// The fingerprint series folder `name` would have now if its subfolders are still the
+/// remembered ones; `None` when something remembered is gone. `metadata_file`: whether it had
+/// one last time.
+fn remembered_fingerprint(
+    stat: &RootStat,
+    name: &str,
+    metadata_file: bool,
+    subdirs: &[String],
+) -> Option<u64> {
     let mut fingerprint = Fingerprint::new();
-    fingerprint.add("", mtime(&std::fs::metadata(folder).ok()?));
-    fingerprint.add(METADATA_FILE, metadata_mtime(folder));
-    for rel in subdirs {
-        fingerprint.add(rel, mtime(&std::fs::metadata(folder.join(rel)).ok()?));
+    // One buffer for every path looked up below the folder.
+    let mut rel = String::with_capacity(name.len() + 64);
+    rel.push_str(name);
+    fingerprint.add("", stat.mtime(&rel)?);
+    let base = rel.len();
+    rel.push('/');
+    // One stat fewer per folder without a metadata file: adding one moves the folder's mtime.
+    let meta = if metadata_file {
+        rel.push_str(METADATA_FILE);
+        stat.mtime(&rel).unwrap_or(-1)
+    } else {
+        -1
+    };
+    fingerprint.add(METADATA_FILE, meta);
+    for sub in subdirs {
+        rel.truncate(base + 1);
+        rel.push_str(sub);
+        fingerprint.add(sub, stat.mtime(&rel)?);
     }
     Some(fingerprint.finish())
+}
+
+/// Looks up modification times below the library root for the rescan's fingerprint checks.
+/// On Unix it goes through an open handle on the root (`fstatat`): each lookup then walks two or
+/// three path components instead of the root's whole path, which is about 10% cheaper than an
+/// absolute `stat`, and 26,000 of them are most of an unchanged rescan of a large library.
+struct RootStat {
+    root: PathBuf,
+    #[cfg(unix)]
+    dir: Option<std::fs::File>,
+}
+
+impl RootStat {
+    fn open(root: &Path) -> Self {
+        RootStat {
+            root: root.to_path_buf(),
+            #[cfg(unix)]
+            dir: std::fs::File::open(root).ok(),
+        }
+    }
+
+    /// The modification time (as [`mtime`] gives it) of `rel`, a `/`-separated path below the
+    /// root, following symlinks like [`std::fs::metadata`]; `None` when it cannot be read.
+    fn mtime(&self, rel: &str) -> Option<i128> {
+        #[cfg(unix)]
+        if let Some(dir) = &self.dir {
+            let st = rustix::fs::statat(dir, rel, rustix::fs::AtFlags::empty()).ok()?;
+            return Some(i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec));
+        }
+        std::fs::metadata(self.root.join(rel))
+            .ok()
+            .map(|m| mtime(&m))
+    }
 }
 
 /// FNV-1a over (relative path, mtime) pairs: stable across runs and Rust versions.
@@ -750,9 +751,7 @@ struct Fingerprint(u64);
 
 impl Fingerprint {
     fn new() -> Self {
-        let mut f = Fingerprint(0xcbf2_9ce4_8422_2325);
-        f.bytes(SCAN_FORMAT.as_bytes());
-        f
+        Fingerprint(0xcbf2_9ce4_8422_2325)
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
@@ -768,8 +767,8 @@ impl Fingerprint {
         self.bytes(&mtime.to_le_bytes());
     }
 
-    fn finish(self) -> String {
-        format!("{SCAN_FORMAT}:{:016x}", self.0)
+    fn finish(self) -> u64 {
+        self.0
     }
 }
 
@@ -1223,6 +1222,99 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn metadata_file_added_to_a_folder_without_one_is_picked_up() {
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let first = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(series(&first, "A").key, None);
+        lib.meta("A", "a-key");
+        let report = lib.scanner().scan(&store).await.unwrap();
+        assert_eq!(report.folders_rescanned, 1);
+        assert_eq!(series(&report, "A").key.as_ref().unwrap().as_str(), "a-key");
+    }
+
+    #[tokio::test]
+    async fn damaged_or_foreign_state_means_a_rescan_not_an_error() {
+        let lib = Lib::new();
+        for f in ["A", "B", "C", "D", "E", "F"] {
+            lib.file(&format!("{f}/S01E01.mkv"));
+        }
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let scanner = lib.scanner();
+        let first = scanner.scan(&store).await.unwrap();
+        let id = scanner.library_id();
+        let shard = shard_of("A");
+        let in_shard_a = ["A", "B", "C", "D", "E", "F"]
+            .iter()
+            .filter(|f| shard_of(f) == shard)
+            .count() as u64;
+        let good = store.scan_state().load(&id).await.unwrap();
+        let good_a = good.iter().find(|(s, _)| *s == shard).unwrap().1.clone();
+        for bad in [
+            b"{\"A\":\"old JSON state\"}".to_vec(),
+            good_a[..good_a.len() - 3].to_vec(),
+            Vec::new(),
+        ] {
+            store.scan_state().save(&id, &[(shard, bad)]).await.unwrap();
+            let report = scanner.scan(&store).await.unwrap();
+            // Only the damaged shard's folders are read again.
+            assert_eq!(report.folders_rescanned, in_shard_a);
+            assert_eq!(report.folders_unchanged, 6 - in_shard_a);
+            assert_eq!(report.series, first.series);
+            // The damaged shard was replaced: the next scan reuses every folder again.
+            let again = scanner.scan(&store).await.unwrap();
+            assert_eq!(again.folders_unchanged, 6);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_changed_folder_rewrites_only_its_shard() {
+        let lib = Lib::new();
+        let names: Vec<String> = (0..40).map(|i| format!("Show {i}")).collect();
+        for n in &names {
+            lib.file(&format!("{n}/S01E01.mkv"));
+        }
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let scanner = lib.scanner();
+        scanner.scan(&store).await.unwrap();
+        lib.file("Show 7/S01E02.mkv");
+        let previous = scanner.remembered(&store).await.unwrap();
+        let outcome = scanner.scan_blocking(&previous).unwrap();
+        assert_eq!(outcome.report.folders_rescanned, 1);
+        let written: Vec<u32> = outcome.state.iter().map(|(s, _)| *s).collect();
+        assert_eq!(written, vec![shard_of("Show 7")]);
+        // Removing a folder rewrites its shard, without it.
+        std::fs::remove_dir_all(lib.root().join("Show 12")).unwrap();
+        let outcome = scanner.scan_blocking(&previous).unwrap();
+        let written: Vec<u32> = outcome.state.iter().map(|(s, _)| *s).collect();
+        let mut expected = vec![shard_of("Show 7"), shard_of("Show 12")];
+        expected.sort();
+        expected.dedup();
+        assert_eq!(written, expected);
+        let rewritten = RememberedState::decode(outcome.state);
+        assert!(rewritten.folders().all(|f| f != "Show 12"));
+        assert!(rewritten.folders().any(|f| f == "Show 7"));
+    }
+
+    #[tokio::test]
+    async fn unchanged_rescan_writes_nothing() {
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let scanner = lib.scanner();
+        scanner.scan(&store).await.unwrap();
+        let previous = scanner.remembered(&store).await.unwrap();
+        let outcome = scanner.scan_blocking(&previous).unwrap();
+        assert_eq!(outcome.report.folders_unchanged, 1);
+        assert!(outcome.state.is_empty());
+    }
+
+    #[tokio::test]
     async fn recently_modified_folders_are_read_again() {
         let lib = Lib::new();
         lib.file("A/S01E01.mkv");
@@ -1244,12 +1336,8 @@ mod tests {
         std::fs::remove_dir_all(lib.root().join("B")).unwrap();
         let report = scanner.scan(&store).await.unwrap();
         assert_eq!(report.series.len(), 1);
-        let remembered = store
-            .scan_state()
-            .load(&scanner.library_id())
-            .await
-            .unwrap();
-        assert_eq!(remembered.keys().collect::<Vec<_>>(), vec!["A"]);
+        let remembered = scanner.remembered(&store).await.unwrap();
+        assert_eq!(remembered.folders().collect::<Vec<_>>(), vec!["A"]);
     }
 
     #[test]
@@ -1265,9 +1353,20 @@ mod tests {
             series: series(&report, "Show").clone(),
             warnings: vec![warning(Path::new("/x"), "w")],
             subdirs: vec!["Season 01".into()],
+            metadata_file: true,
         };
-        let json = state.to_stored_json().unwrap();
-        assert_eq!(FolderState::from_stored_json("Show", &json).unwrap(), state);
+        let entry = encode_folder(&state, Some(42)).unwrap();
+        let remembered = RememberedState::decode(vec![(
+            shard_of("Show"),
+            assemble([entry.as_slice()].into_iter()),
+        )]);
+        let folder = remembered.get("Show").unwrap();
+        assert_eq!(folder.fingerprint, Some(42));
+        let (metadata_file, subdirs, rest) = folder.subdirs().unwrap();
+        assert_eq!(
+            RememberedFolder::finish("Show", metadata_file, subdirs, rest).unwrap(),
+            state
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod filename;
 mod library;
+mod state;
 
 use std::path::PathBuf;
 
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::SeriesKey;
 
-pub use library::{ChangedFolder, FolderState, LibraryScanner, MAX_DEPTH, ProgressFn, ScanOutcome};
+pub use library::{FolderState, LibraryScanner, MAX_DEPTH, ProgressFn, ScanOutcome};
+pub use state::{RememberedState, StateError};
 
 /// An episode file found on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
