@@ -11,6 +11,10 @@
 //! the generated library in that folder and reuses it on the next run (the databases are always
 //! fresh).
 
+/// The allocator the `aniworld` binary ships with, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
