@@ -12,7 +12,9 @@ use std::time::UNIX_EPOCH;
 use rayon::prelude::*;
 
 use super::filename::{is_sample, is_sample_folder, is_video, parse_episode, season_from_folder};
-use super::state::{RememberedFolder, RememberedState, SHARDS, assemble, encode_folder, shard_of};
+use super::state::{
+    FNV_OFFSET, RememberedFolder, RememberedState, SHARDS, assemble, encode_folder, fnv1a, shard_of,
+};
 use super::{LocalEpisode, ScanReport, ScanWarning, ScannedSeries};
 use crate::error::{Error, Result};
 use crate::metadata::{METADATA_FILE, SeriesMetadata};
@@ -751,14 +753,11 @@ struct Fingerprint(u64);
 
 impl Fingerprint {
     fn new() -> Self {
-        Fingerprint(0xcbf2_9ce4_8422_2325)
+        Fingerprint(FNV_OFFSET)
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
+        self.0 = fnv1a(self.0, bytes);
     }
 
     fn add(&mut self, rel: &str, mtime: i128) {

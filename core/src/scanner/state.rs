@@ -58,14 +58,22 @@ type Decoded<T> = std::result::Result<T, StateError>;
 /// page faults of one multi-megabyte allocation.
 pub const SHARDS: u32 = 64;
 
-/// The shard folder `name` belongs to (FNV-1a: stable across runs and Rust versions).
-pub(crate) fn shard_of(name: &str) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// FNV-1a offset basis: the starting value for [`fnv1a`].
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes`, continuing from `hash`: stable across runs and Rust versions, which is
+/// what stored shard numbers and fingerprints need.
+pub(crate) fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    (h % u64::from(SHARDS)) as u32
+    hash
+}
+
+/// The shard folder `name` belongs to.
+pub(crate) fn shard_of(name: &str) -> u32 {
+    (fnv1a(FNV_OFFSET, name.as_bytes()) % u64::from(SHARDS)) as u32
 }
 
 /// The state a previous scan left: for every remembered series folder, its fingerprint and its
@@ -100,19 +108,29 @@ impl RememberedState {
     pub fn decode(shards: Vec<(u32, Vec<u8>)>) -> Self {
         let mut state = RememberedState::default();
         for (shard, blob) in shards {
-            match Self::decode_shard(shard, &blob, state.blobs.len()) {
-                Ok(entries) => {
-                    state.counts.insert(shard, entries.len());
-                    state.folders.extend(entries);
+            let index = state.blobs.len();
+            match Self::decode_shard(shard, &blob, index, &mut state.folders) {
+                Ok(count) => {
+                    state.counts.insert(shard, count);
                     state.blobs.push(blob);
                 }
-                Err(e) => state.damaged.push((shard, e)),
+                Err(e) => {
+                    // Whatever the shard added before the damage showed goes again.
+                    state.folders.retain(|_, entry| entry.blob != index);
+                    state.damaged.push((shard, e));
+                }
             }
         }
         state
     }
 
-    fn decode_shard(shard: u32, blob: &[u8], index: usize) -> Decoded<HashMap<String, Entry>> {
+    /// Indexes one shard's folders into `folders` (as blob `index`); how many it holds.
+    fn decode_shard(
+        shard: u32,
+        blob: &[u8],
+        index: usize,
+        folders: &mut HashMap<String, Entry>,
+    ) -> Decoded<usize> {
         let mut r = Reader::new(blob);
         if r.bytes(MAGIC.len())? != MAGIC {
             return Err(StateError::Magic);
@@ -122,10 +140,11 @@ impl RememberedState {
             return Err(StateError::Format(format));
         }
         let count = r.count()?;
-        let mut folders = HashMap::with_capacity(count);
+        folders.reserve(count);
         for _ in 0..count {
             let start = r.pos;
             let name = r.str()?.to_owned();
+            // Names hash to one shard, so a name seen before can only be a repeat in this one.
             if shard_of(&name) != shard {
                 return Err(StateError::Damaged("folder in the wrong shard"));
             }
@@ -150,7 +169,7 @@ impl RememberedState {
         if !r.is_done() {
             return Err(StateError::Damaged("trailing bytes"));
         }
-        Ok(folders)
+        Ok(count)
     }
 
     /// Number of remembered folders.
