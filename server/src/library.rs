@@ -301,7 +301,7 @@ impl Library {
             folder: folder.clone(),
             name: info.name.clone(),
             year: info.year,
-            episodes: Vec::new(),
+            episodes: Default::default(),
             unparsed: Vec::new(),
             suggested_key: None,
         };

@@ -13,9 +13,10 @@ use rayon::prelude::*;
 
 use super::filename::{is_sample, is_sample_folder, is_video, parse_episode, season_from_folder};
 use super::state::{
-    FNV_OFFSET, RememberedFolder, RememberedState, SHARDS, assemble, encode_folder, fnv1a, shard_of,
+    FNV_OFFSET, ROOT_SHARD, RememberedFolder, RememberedState, SHARDS, Subdirs, assemble,
+    encode_folder, encode_root, fnv1a, remembered_listing, shard_of,
 };
-use super::{LocalEpisode, ScanReport, ScanWarning, ScannedSeries};
+use super::{LocalEpisodes, ScanReport, ScanWarning, ScannedSeries};
 use crate::error::{Error, Result};
 use crate::metadata::{METADATA_FILE, SeriesMetadata};
 use crate::model::SeriesKey;
@@ -60,6 +61,9 @@ pub struct ScanOutcome {
 struct Listing {
     folders: Vec<(String, Option<PathBuf>)>,
     warnings: Vec<ScanWarning>,
+    /// The root record (see `state.rs`) to remember for this listing; `None` when the listing
+    /// is the remembered one.
+    root_record: Option<Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -118,15 +122,24 @@ impl LibraryScanner {
     pub async fn scan(&self, store: &Store) -> Result<ScanReport> {
         let join_error =
             |e: tokio::task::JoinError| Error::io(&self.root, std::io::Error::other(e.to_string()));
-        // The library root is listed while the remembered state is read.
+        let library = self.library_id();
+        let repo = store.scan_state();
+        // The root record comes first: the root is listed (or its remembered listing read back)
+        // while the rest of the state is read.
+        let root = repo.load_shard(&library, ROOT_SHARD).await?;
         let lister = self.clone();
-        let listing = tokio::task::spawn_blocking(move || lister.list_folders());
-        let previous = self.remembered(store).await?;
+        let root_record = root.clone();
+        let listing = tokio::task::spawn_blocking(move || lister.listing(root_record.as_deref()));
+        let mut shards = repo.load_range(&library, 0..ROOT_SHARD).await?;
+        shards.extend(root.map(|r| (ROOT_SHARD, r)));
         let listing = listing.await.map_err(join_error)??;
         let scanner = self.clone();
-        let outcome = tokio::task::spawn_blocking(move || scanner.scan_listed(listing, &previous))
-            .await
-            .map_err(join_error)?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let previous = scanner.decode_state(shards);
+            scanner.scan_listed(listing, &previous)
+        })
+        .await
+        .map_err(join_error)?;
         store
             .scan_state()
             .save(&self.library_id(), &outcome.state)
@@ -138,11 +151,18 @@ impl LibraryScanner {
     /// damaged ones are left out (logged): their folders are read again, and the shards rewritten.
     pub async fn remembered(&self, store: &Store) -> Result<RememberedState> {
         let shards = store.scan_state().load(&self.library_id()).await?;
+        let scanner = self.clone();
+        tokio::task::spawn_blocking(move || scanner.decode_state(shards))
+            .await
+            .map_err(|e| Error::io(&self.root, std::io::Error::other(e.to_string())))
+    }
+
+    fn decode_state(&self, shards: Vec<(u32, Vec<u8>)>) -> RememberedState {
         let state = RememberedState::decode(shards);
         for (shard, reason) in state.damaged() {
             tracing::info!(library = %self.root.display(), shard, %reason, "remembered scan state not used: reading its folders again");
         }
-        Ok(state)
+        state
     }
 
     /// Scans without any remembered state (every folder is read).
@@ -152,11 +172,38 @@ impl LibraryScanner {
 
     /// The scan itself (blocking, parallel), against the state a previous scan left.
     pub fn scan_blocking(&self, previous: &RememberedState) -> Result<ScanOutcome> {
-        Ok(self.scan_listed(self.list_folders()?, previous))
+        Ok(self.scan_listed(self.listing(previous.root())?, previous))
     }
 
-    /// The series folders in the library root, sorted by name.
+    /// The series folders in the library root: the remembered listing while the root's
+    /// modification time is the remembered one, else the root listed again.
+    fn listing(&self, root_record: Option<&[u8]>) -> Result<Listing> {
+        if let Some(record) = root_record
+            && let Ok(meta) = std::fs::metadata(&self.root)
+        {
+            match remembered_listing(record, mtime(&meta), is_series_folder_name) {
+                Ok(Some(names)) => {
+                    return Ok(Listing {
+                        folders: names.into_iter().map(|n| (n, None)).collect(),
+                        warnings: Vec::new(),
+                        root_record: None,
+                    });
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    tracing::info!(library = %self.root.display(), %reason, "remembered listing not used: listing the library again");
+                }
+            }
+        }
+        self.list_folders()
+    }
+
+    /// Lists the series folders in the library root, sorted by name.
     fn list_folders(&self) -> Result<Listing> {
+        // Taken before listing, so a change during the listing shows next time.
+        let root_mtime = std::fs::metadata(&self.root).map(|m| mtime(&m));
+        let started = now_ns();
+        let mut symlinks = false;
         let mut warnings = Vec::new();
         let entries = std::fs::read_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
         let mut folders: Vec<(String, Option<PathBuf>)> = Vec::new();
@@ -182,6 +229,7 @@ impl LibraryScanner {
                 continue;
             };
             if file_type.is_symlink() {
+                symlinks = true;
                 match self.follow_top_level_symlink(&entry.path()) {
                     Ok(Some(target)) => folders.push((name, Some(target))),
                     Ok(None) => {}
@@ -197,31 +245,54 @@ impl LibraryScanner {
             }
         }
         folders.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Listing { folders, warnings })
+        // Only a plain listing is remembered: a symlink's target can change without the root
+        // changing, and warnings are to be shown on every scan.
+        let remember = match root_mtime {
+            Ok(m) => {
+                (!symlinks && warnings.is_empty() && m < started - RACY_WINDOW_NS).then_some(m)
+            }
+            Err(_) => None,
+        };
+        let root_record =
+            encode_root(remember.map(|m| (m, folders.iter().map(|(name, _)| name.as_str()))));
+        Ok(Listing {
+            folders,
+            warnings,
+            root_record: Some(root_record),
+        })
     }
 
     /// Scans the listed folders, reusing every unchanged one from `previous`.
     fn scan_listed(&self, listing: Listing, previous: &RememberedState) -> ScanOutcome {
-        let Listing { folders, warnings } = listing;
+        let Listing {
+            folders,
+            warnings,
+            root_record,
+        } = listing;
         let mut outcome = ScanOutcome::default();
         outcome.report.warnings = warnings;
         let started = now_ns();
-        let stat = RootStat::open(&self.root);
         let total = folders.len() as u64;
         let done = AtomicU64::new(0);
         // Each result says whether the folder was remembered: a shard where fewer remembered
         // folders are found than it holds has lost some.
         let results: Vec<(bool, FolderResult<'_>)> = folders
             .par_iter()
-            .map(|(name, target)| {
-                let remembered = previous.get(name);
-                let result = self.scan_or_reuse(&stat, name, target, remembered, started);
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(progress) = &self.progress {
-                    progress(n, total, name);
-                }
-                (remembered.is_some(), result)
-            })
+            // Each thread looks paths up through its own handle on the root: with one shared
+            // handle, every lookup bounces its reference count between the cores.
+            .map_init(
+                || RootStat::open(&self.root),
+                |stat, (name, target)| {
+                    let remembered = previous.get(name);
+                    let result = self.scan_or_reuse(stat, name, target, remembered, started);
+                    // Counted only for a listener: the shared counter costs both cores otherwise.
+                    if let Some(progress) = &self.progress {
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        progress(n, total, name);
+                    }
+                    (remembered.is_some(), result)
+                },
+            )
             .collect();
 
         // A shard is written again only when it changes: a folder in it read again, one that
@@ -240,11 +311,15 @@ impl LibraryScanner {
             let shard = shard_of(name) as usize;
             found[shard] += usize::from(known);
             match result {
-                FolderResult::Unchanged { state, entry } => {
+                FolderResult::Unchanged {
+                    series,
+                    warnings,
+                    entry,
+                } => {
                     outcome.report.folders_unchanged += 1;
                     entries[shard].push(Cow::Borrowed(entry));
-                    outcome.report.warnings.extend(state.warnings);
-                    outcome.report.series.push(state.series);
+                    outcome.report.warnings.extend(warnings);
+                    outcome.report.series.push(series);
                 }
                 FolderResult::Scanned { state, encoded } => {
                     outcome.report.folders_rescanned += 1;
@@ -268,6 +343,11 @@ impl LibraryScanner {
                 let value = assemble(entries.iter().map(AsRef::as_ref));
                 outcome.state.push((number, value));
             }
+        }
+        if let Some(record) = root_record
+            && previous.root() != Some(record.as_slice())
+        {
+            outcome.state.push((ROOT_SHARD, record));
         }
         outcome
     }
@@ -307,12 +387,14 @@ impl LibraryScanner {
         // A damaged record is no error: the folder is just read again.
         if let Some(remembered) = previous
             && let Some(fingerprint) = remembered.fingerprint
-            && let Ok((metadata_file, subdirs, rest)) = remembered.subdirs()
-            && remembered_fingerprint(stat, name, metadata_file, &subdirs) == Some(fingerprint)
-            && let Ok(state) = RememberedFolder::finish(name, metadata_file, subdirs, rest)
+            && let Ok((metadata_file, mut subdirs)) = remembered.subdirs()
+            && remembered_fingerprint(stat, name, metadata_file, &mut subdirs) == Some(fingerprint)
+            && let Ok(rest) = subdirs.rest()
+            && let Ok((series, warnings)) = RememberedFolder::finish(name, rest)
         {
             return FolderResult::Unchanged {
-                state,
+                series,
+                warnings,
                 entry: remembered.entry,
             };
         }
@@ -361,7 +443,7 @@ impl LibraryScanner {
             canonical_root: &self.canonical_root,
             series_canonical: canonical,
             followed: HashSet::new(),
-            episodes: Vec::new(),
+            episodes: LocalEpisodes::new(),
             unparsed: Vec::new(),
             subdirs: Vec::new(),
             warnings,
@@ -388,8 +470,7 @@ impl LibraryScanner {
             .max()
             .unwrap_or(0);
         let racy = newest >= started - RACY_WINDOW_NS;
-        walk.episodes
-            .sort_by(|a, b| (a.season, a.episode, &a.path).cmp(&(b.season, b.episode, &b.path)));
+        walk.episodes.sort();
         walk.unparsed.sort();
 
         let (key, site, display_name, year, suggested_key) = match metadata {
@@ -426,7 +507,8 @@ impl LibraryScanner {
 pub(crate) enum FolderResult<'a> {
     /// Reused from the remembered state; `entry` is its encoded form, kept as is.
     Unchanged {
-        state: FolderState,
+        series: ScannedSeries,
+        warnings: Vec<ScanWarning>,
         entry: &'a [u8],
     },
     Scanned {
@@ -443,7 +525,7 @@ struct SeriesWalk<'a> {
     series_canonical: &'a Path,
     /// Canonical targets of folder symlinks already followed (breaks loops between folders).
     followed: HashSet<PathBuf>,
-    episodes: Vec<LocalEpisode>,
+    episodes: LocalEpisodes,
     unparsed: Vec<String>,
     /// (path relative to the series folder, mtime) of every subfolder walked.
     subdirs: Vec<(String, i128)>,
@@ -603,32 +685,20 @@ impl SeriesWalk<'_> {
         if !is_video(name) || is_sample(name) {
             return;
         }
-        let mut rel = String::with_capacity(dir_rel.len() + 1 + name.len());
-        rel.push_str(dir_rel);
-        rel.push('/');
-        rel.push_str(name);
         match parse_episode(name, season) {
             Some(parsed) => {
-                let (last, others) = parsed
-                    .episodes
-                    .split_last()
-                    .expect("a parsed name has an episode");
-                for episode in others {
-                    self.episodes.push(LocalEpisode {
-                        season: parsed.season,
-                        episode: *episode,
-                        path: rel.clone(),
-                    });
-                }
-                self.episodes.push(LocalEpisode {
-                    season: parsed.season,
-                    episode: *last,
-                    path: rel,
-                });
+                self.episodes
+                    .push_joined(parsed.season, &parsed.episodes, &[dir_rel, "/", name]);
             }
-            None => self.unparsed.push(rel),
+            None => self.unparsed.push(format!("{dir_rel}/{name}")),
         }
     }
+}
+
+/// What a remembered listing may hold: a name the root's listing would give a series folder,
+/// never a path.
+fn is_series_folder_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\0']) && !is_ignored_name(name)
 }
 
 /// Hidden entries, NAS metadata folders and partial downloads are never part of a scan.
@@ -690,7 +760,7 @@ fn remembered_fingerprint(
     stat: &RootStat,
     name: &str,
     metadata_file: bool,
-    subdirs: &[String],
+    subdirs: &mut Subdirs<'_>,
 ) -> Option<u64> {
     let mut fingerprint = Fingerprint::new();
     // One buffer for every path looked up below the folder.
@@ -707,7 +777,8 @@ fn remembered_fingerprint(
         -1
     };
     fingerprint.add(METADATA_FILE, meta);
-    for sub in subdirs {
+    // A damaged list is a mismatch: the folder is read again.
+    while let Some(sub) = subdirs.next().ok()? {
         rel.truncate(base + 1);
         rel.push_str(sub);
         fingerprint.add(sub, stat.mtime(&rel)?);
@@ -813,6 +884,18 @@ mod tests {
                 year: Some(2013),
             };
             m.write(&self.dir(folder)).unwrap();
+        }
+
+        /// Creates `files`, ages the tree, and scans it once into a fresh database.
+        async fn remembered(&self, files: &[&str]) -> (Store, LibraryScanner, ScanReport) {
+            for f in files {
+                self.file(f);
+            }
+            self.age();
+            let store = Store::open_memory().await.unwrap();
+            let scanner = self.scanner();
+            let first = scanner.scan(&store).await.unwrap();
+            (store, scanner, first)
         }
 
         fn scanner(&self) -> LibraryScanner {
@@ -1090,7 +1173,7 @@ mod tests {
         let report = lib.scan();
         let s = series(&report, "Show");
         assert_eq!(pairs(s), vec![(1, 1)]);
-        assert_eq!(s.episodes[0].path, "Show/Season 01/S01E01.mkv");
+        assert_eq!(s.episodes.get(0).unwrap().path, "Show/Season 01/S01E01.mkv");
     }
 
     #[cfg(unix)]
@@ -1286,17 +1369,117 @@ mod tests {
         assert_eq!(outcome.report.folders_rescanned, 1);
         let written: Vec<u32> = outcome.state.iter().map(|(s, _)| *s).collect();
         assert_eq!(written, vec![shard_of("Show 7")]);
-        // Removing a folder rewrites its shard, without it.
+        // Removing a folder rewrites its shard, without it, and the root's listing.
         std::fs::remove_dir_all(lib.root().join("Show 12")).unwrap();
         let outcome = scanner.scan_blocking(&previous).unwrap();
         let written: Vec<u32> = outcome.state.iter().map(|(s, _)| *s).collect();
-        let mut expected = vec![shard_of("Show 7"), shard_of("Show 12")];
+        let mut expected = vec![shard_of("Show 7"), shard_of("Show 12"), ROOT_SHARD];
         expected.sort();
         expected.dedup();
         assert_eq!(written, expected);
         let rewritten = RememberedState::decode(outcome.state);
         assert!(rewritten.folders().all(|f| f != "Show 12"));
         assert!(rewritten.folders().any(|f| f == "Show 7"));
+    }
+
+    /// Sets the root's modification time back to what it was, hiding a change from it.
+    fn hide_root_change(lib: &Lib, before: SystemTime) {
+        std::fs::File::open(lib.root())
+            .unwrap()
+            .set_modified(before)
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_root_is_listed_again_only_when_it_changed() {
+        let lib = Lib::new();
+        let (store, scanner, _) = lib.remembered(&["A/S01E01.mkv", "B/S01E01.mkv"]).await;
+        let aged = std::fs::metadata(lib.root()).unwrap().modified().unwrap();
+
+        // Unchanged root: the remembered listing is used. Proof: a folder added behind the
+        // root's back (its time set back) is not seen.
+        lib.file("C/S01E01.mkv");
+        hide_root_change(&lib, aged);
+        let report = scanner.scan(&store).await.unwrap();
+        let folders: Vec<&str> = report.series.iter().map(|s| s.folder.as_str()).collect();
+        assert_eq!(folders, ["A", "B"]);
+        assert_eq!(report.folders_unchanged, 2);
+
+        // Any real change to the root (here: a folder removed) moves its time: listed again.
+        std::fs::remove_dir_all(lib.root().join("B")).unwrap();
+        let report = scanner.scan(&store).await.unwrap();
+        let folders: Vec<&str> = report.series.iter().map(|s| s.folder.as_str()).collect();
+        assert_eq!(folders, ["A", "C"]);
+        assert_eq!(report.folders_rescanned, 1);
+        // Changed just now, so that listing is not remembered: the next scan lists again.
+        lib.file("D/S01E01.mkv");
+        let report = scanner.scan(&store).await.unwrap();
+        assert_eq!(report.series.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_root_with_symlinks_or_warnings_is_always_listed() {
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        lib.file("Target/S01E01.mkv");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(lib.root().join("Target"), lib.root().join("Link")).unwrap();
+        lib.age();
+        let store = Store::open_memory().await.unwrap();
+        let scanner = lib.scanner();
+        let first = scanner.scan(&store).await.unwrap();
+        let aged = std::fs::metadata(lib.root()).unwrap().modified().unwrap();
+        lib.file("B/S01E01.mkv");
+        hide_root_change(&lib, aged);
+        let report = scanner.scan(&store).await.unwrap();
+        assert_eq!(report.series.len(), first.series.len() + 1);
+
+        let lib = Lib::new();
+        lib.file("A/S01E01.mkv");
+        lib.file("stray S01E01.mkv");
+        lib.age();
+        let scanner = lib.scanner();
+        scanner.scan(&store).await.unwrap();
+        let aged = std::fs::metadata(lib.root()).unwrap().modified().unwrap();
+        hide_root_change(&lib, aged);
+        let report = scanner.scan(&store).await.unwrap();
+        assert!(has_warning(&report, "directly in the library root"));
+    }
+
+    #[tokio::test]
+    async fn a_damaged_root_record_means_listing_again() {
+        let lib = Lib::new();
+        let (store, scanner, first) = lib.remembered(&["A/S01E01.mkv", "B/S01E01.mkv"]).await;
+        let id = scanner.library_id();
+        let mtime = mtime(&std::fs::metadata(lib.root()).unwrap());
+        let hostile = [
+            encode_root(Some((mtime, ["../../etc"].into_iter()))),
+            encode_root(Some((mtime, ["B", "A"].into_iter()))),
+            encode_root(Some((mtime, ["A", "A"].into_iter()))),
+            encode_root(Some((mtime, [".hidden"].into_iter()))),
+            b"not a root record".to_vec(),
+        ];
+        for bad in hostile {
+            store
+                .scan_state()
+                .save(&id, &[(ROOT_SHARD, bad)])
+                .await
+                .unwrap();
+            let report = scanner.scan(&store).await.unwrap();
+            assert_eq!(report.series, first.series);
+            assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+            // Repaired: the stored record is a good one again.
+            let stored = store
+                .scan_state()
+                .load_shard(&id, ROOT_SHARD)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                remembered_listing(&stored, mtime, is_series_folder_name),
+                Ok(Some(vec!["A".to_owned(), "B".to_owned()]))
+            );
+        }
     }
 
     #[tokio::test]
@@ -1326,12 +1509,7 @@ mod tests {
     #[tokio::test]
     async fn removed_folders_are_forgotten() {
         let lib = Lib::new();
-        lib.file("A/S01E01.mkv");
-        lib.file("B/S01E01.mkv");
-        lib.age();
-        let store = Store::open_memory().await.unwrap();
-        let scanner = lib.scanner();
-        scanner.scan(&store).await.unwrap();
+        let (store, scanner, _) = lib.remembered(&["A/S01E01.mkv", "B/S01E01.mkv"]).await;
         std::fs::remove_dir_all(lib.root().join("B")).unwrap();
         let report = scanner.scan(&store).await.unwrap();
         assert_eq!(report.series.len(), 1);
@@ -1361,11 +1539,7 @@ mod tests {
         )]);
         let folder = remembered.get("Show").unwrap();
         assert_eq!(folder.fingerprint, Some(42));
-        let (metadata_file, subdirs, rest) = folder.subdirs().unwrap();
-        assert_eq!(
-            RememberedFolder::finish("Show", metadata_file, subdirs, rest).unwrap(),
-            state
-        );
+        assert_eq!(folder.state("Show").unwrap(), state);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Every top-level folder of the library root is a series; its identity comes from
 //! `.aniworld.json` (see [`crate::metadata`]). Video files are found at any depth below it.
 
+mod episodes;
 pub mod filename;
 mod library;
 mod state;
@@ -13,17 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::SeriesKey;
 
+pub use episodes::{Iter as LocalEpisodesIter, LocalEpisode, LocalEpisodeRef, LocalEpisodes};
 pub use library::{FolderState, LibraryScanner, MAX_DEPTH, ProgressFn, ScanOutcome};
 pub use state::{RememberedState, StateError};
-
-/// An episode file found on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocalEpisode {
-    pub season: u32,
-    pub episode: u32,
-    /// Path relative to the library root.
-    pub path: String,
-}
 
 /// One series folder as the scanner saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +29,7 @@ pub struct ScannedSeries {
     /// From the metadata file, else the folder name.
     pub name: String,
     pub year: Option<i32>,
-    pub episodes: Vec<LocalEpisode>,
+    pub episodes: LocalEpisodes,
     /// Video files whose names could not be parsed (paths relative to the library root).
     pub unparsed: Vec<String>,
     /// For unmatched folders: a key derived from the folder name.

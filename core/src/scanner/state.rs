@@ -16,8 +16,14 @@
 //!           varint(unparsed) path*
 //!           varint(warnings) (str(path) str(message))*
 //! path    = varint(shared prefix) varint(shared suffix) str(middle)   (against the previous path)
+//! root    = MAGIC varint(FORMAT) 0x00                       (shard ROOT_SHARD; no listing kept)
+//!         | MAGIC varint(FORMAT) 0x01 i128-le(root mtime) varint(names) path*  (sorted names)
 //! str     = varint(len) utf-8 bytes
 //! ```
+//!
+//! The root record keeps the library root's listing with the root's modification time: while
+//! that time is unchanged no series folder was added, removed or renamed, so a rescan need not
+//! list the root again. Only a plain listing is kept (no top-level symlinks, no warnings).
 //!
 //! Sorted episode paths share most of their bytes with the one before (`Show/S01E01 - x.mkv`,
 //! `Show/S01E02 - x.mkv`), so a path usually costs four or five bytes. Folder records are kept
@@ -29,8 +35,12 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use hashbrown::HashTable;
+use rayon::prelude::*;
+
+use super::episodes::CodedEpisodes;
 use super::library::FolderState;
-use super::{LocalEpisode, ScanWarning, ScannedSeries};
+use super::{ScanWarning, ScannedSeries};
 use crate::model::SeriesKey;
 
 const MAGIC: &[u8] = b"AWSCAN";
@@ -71,28 +81,46 @@ pub(crate) fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The shard number under which the library root's listing is stored (folders use 0..SHARDS).
+pub(crate) const ROOT_SHARD: u32 = SHARDS;
+
 /// The shard folder `name` belongs to.
 pub(crate) fn shard_of(name: &str) -> u32 {
-    (fnv1a(FNV_OFFSET, name.as_bytes()) % u64::from(SHARDS)) as u32
+    shard_number(fnv1a(FNV_OFFSET, name.as_bytes()))
+}
+
+/// The shard of a folder whose name hashes (FNV-1a) to `hash`.
+fn shard_number(hash: u64) -> u32 {
+    (hash % u64::from(SHARDS)) as u32
 }
 
 /// The state a previous scan left: for every remembered series folder, its fingerprint and its
 /// encoded result, decoded only when the folder turns out unchanged.
 #[derive(Debug, Default)]
 pub struct RememberedState {
-    /// The stored shards, by position (see [`Entry::blob`]).
-    blobs: Vec<Vec<u8>>,
-    folders: HashMap<String, Entry>,
-    /// Folders remembered per shard.
-    counts: HashMap<u32, usize>,
+    /// The readable stored shards, by shard number.
+    shards: HashMap<u32, Shard>,
     /// Stored shards that could not be read: they are rewritten by the next scan.
     damaged: Vec<(u32, StateError)>,
+    /// The root record as stored (see [`remembered_listing`]).
+    root: Option<Vec<u8>>,
+}
+
+/// One stored shard and the index of its folders. The index keeps no copy of the names: each
+/// entry points into the shard's bytes, and is found by the same FNV-1a hash that chose the
+/// shard, so a lookup hashes the name once and allocates nothing.
+#[derive(Debug)]
+struct Shard {
+    blob: Vec<u8>,
+    index: HashTable<Entry>,
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
-    /// Index into [`RememberedState::blobs`].
-    blob: usize,
+    /// FNV-1a of the name.
+    hash: u64,
+    /// The folder name (checked to be UTF-8).
+    name: Range<usize>,
     /// `None`: the folder was modified right around the scan, so it is read again regardless.
     fingerprint: Option<u64>,
     /// The whole folder entry (name to end of record), copied as is into the next state.
@@ -102,50 +130,113 @@ struct Entry {
 }
 
 impl RememberedState {
-    /// Reads the stored shards (shard number, value). Only the folder index is read here; records
-    /// are decoded on demand. A shard that cannot be read is left out (its folders are simply
-    /// read again) and listed in [`RememberedState::damaged`].
+    /// Reads the stored shards (shard number, value), in parallel. Only the folder index is read
+    /// here; records are decoded on demand. A shard that cannot be read is left out (its folders
+    /// are simply read again) and listed in [`RememberedState::damaged`].
     pub fn decode(shards: Vec<(u32, Vec<u8>)>) -> Self {
+        let decoded: Vec<(u32, Decoded<Shard>)> = shards
+            .into_par_iter()
+            .map(|(number, blob)| {
+                let shard = if number == ROOT_SHARD {
+                    // Checked here, read when the listing is needed.
+                    Reader::new(&blob).header().map(|()| Shard {
+                        blob,
+                        index: HashTable::new(),
+                    })
+                } else {
+                    Shard::decode(number, blob)
+                };
+                (number, shard)
+            })
+            .collect();
         let mut state = RememberedState::default();
-        for (shard, blob) in shards {
-            let index = state.blobs.len();
-            match Self::decode_shard(shard, &blob, index, &mut state.folders) {
-                Ok(count) => {
-                    state.counts.insert(shard, count);
-                    state.blobs.push(blob);
+        for (number, shard) in decoded {
+            let shard = match shard {
+                Ok(_) if number == ROOT_SHARD && state.root.is_some() => {
+                    Err(StateError::Damaged("shard listed twice"))
                 }
-                Err(e) => {
-                    // Whatever the shard added before the damage showed goes again.
-                    state.folders.retain(|_, entry| entry.blob != index);
-                    state.damaged.push((shard, e));
+                Ok(shard) if number == ROOT_SHARD => {
+                    state.root = Some(shard.blob);
+                    continue;
                 }
+                Ok(_) if state.shards.contains_key(&number) => {
+                    Err(StateError::Damaged("shard listed twice"))
+                }
+                other => other,
+            };
+            match shard {
+                Ok(shard) => {
+                    state.shards.insert(number, shard);
+                }
+                Err(e) => state.damaged.push((number, e)),
             }
         }
         state
     }
 
-    /// Indexes one shard's folders into `folders` (as blob `index`); how many it holds.
-    fn decode_shard(
-        shard: u32,
-        blob: &[u8],
-        index: usize,
-        folders: &mut HashMap<String, Entry>,
-    ) -> Decoded<usize> {
-        let mut r = Reader::new(blob);
-        if r.bytes(MAGIC.len())? != MAGIC {
-            return Err(StateError::Magic);
-        }
-        let format = r.varint()?;
-        if format != FORMAT {
-            return Err(StateError::Format(format));
-        }
+    /// Number of remembered folders.
+    pub fn len(&self) -> usize {
+        self.shards.values().map(|s| s.index.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names of the remembered folders (unordered).
+    pub fn folders(&self) -> impl Iterator<Item = &str> {
+        self.shards.values().flat_map(|shard| {
+            shard
+                .index
+                .iter()
+                .filter_map(|e| std::str::from_utf8(&shard.blob[e.name.clone()]).ok())
+        })
+    }
+
+    /// Stored shards that could not be read, and why.
+    pub fn damaged(&self) -> &[(u32, StateError)] {
+        &self.damaged
+    }
+
+    /// The root record as stored, if any.
+    pub(crate) fn root(&self) -> Option<&[u8]> {
+        self.root.as_deref()
+    }
+
+    /// Folders remembered in `shard`.
+    pub(crate) fn count_in(&self, shard: u32) -> usize {
+        self.shards.get(&shard).map_or(0, |s| s.index.len())
+    }
+
+    pub(crate) fn get(&self, folder: &str) -> Option<RememberedFolder<'_>> {
+        let hash = fnv1a(FNV_OFFSET, folder.as_bytes());
+        let shard = self.shards.get(&shard_number(hash))?;
+        let blob = &shard.blob;
+        let e = shard
+            .index
+            .find(hash, |e| &blob[e.name.clone()] == folder.as_bytes())?;
+        Some(RememberedFolder {
+            fingerprint: e.fingerprint,
+            record: &blob[e.record.clone()],
+            entry: &blob[e.entry.clone()],
+        })
+    }
+}
+
+impl Shard {
+    /// Indexes one stored shard's folders.
+    fn decode(number: u32, blob: Vec<u8>) -> Decoded<Shard> {
+        let mut r = Reader::new(&blob);
+        r.header()?;
         let count = r.count()?;
-        folders.reserve(count);
+        let mut index: HashTable<Entry> = HashTable::with_capacity(count);
         for _ in 0..count {
             let start = r.pos;
-            let name = r.str()?.to_owned();
+            let name = r.str()?;
+            let name_range = r.pos - name.len()..r.pos;
+            let hash = fnv1a(FNV_OFFSET, name.as_bytes());
             // Names hash to one shard, so a name seen before can only be a repeat in this one.
-            if shard_of(&name) != shard {
+            if shard_number(hash) != number {
                 return Err(StateError::Damaged("folder in the wrong shard"));
             }
             let fingerprint = match r.byte()? {
@@ -157,53 +248,29 @@ impl RememberedState {
             let record = r.pos..r.pos + len;
             r.bytes(len)?;
             let entry = Entry {
-                blob: index,
+                hash,
+                name: name_range,
                 fingerprint,
                 entry: start..r.pos,
                 record,
             };
-            if folders.insert(name, entry).is_some() {
-                return Err(StateError::Damaged("folder listed twice"));
+            match index.entry(
+                hash,
+                |e| blob[e.name.clone()] == blob[entry.name.clone()],
+                |e| e.hash,
+            ) {
+                hashbrown::hash_table::Entry::Occupied(_) => {
+                    return Err(StateError::Damaged("folder listed twice"));
+                }
+                hashbrown::hash_table::Entry::Vacant(slot) => {
+                    slot.insert(entry);
+                }
             }
         }
         if !r.is_done() {
             return Err(StateError::Damaged("trailing bytes"));
         }
-        Ok(count)
-    }
-
-    /// Number of remembered folders.
-    pub fn len(&self) -> usize {
-        self.folders.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.folders.is_empty()
-    }
-
-    /// Names of the remembered folders (unordered).
-    pub fn folders(&self) -> impl Iterator<Item = &str> {
-        self.folders.keys().map(String::as_str)
-    }
-
-    /// Stored shards that could not be read, and why.
-    pub fn damaged(&self) -> &[(u32, StateError)] {
-        &self.damaged
-    }
-
-    /// Folders remembered in `shard`.
-    pub(crate) fn count_in(&self, shard: u32) -> usize {
-        self.counts.get(&shard).copied().unwrap_or(0)
-    }
-
-    pub(crate) fn get(&self, folder: &str) -> Option<RememberedFolder<'_>> {
-        let e = self.folders.get(folder)?;
-        let blob = &self.blobs[e.blob];
-        Some(RememberedFolder {
-            fingerprint: e.fingerprint,
-            record: &blob[e.record.clone()],
-            entry: &blob[e.entry.clone()],
-        })
+        Ok(Shard { blob, index })
     }
 }
 
@@ -217,31 +284,47 @@ pub(crate) struct RememberedFolder<'a> {
 }
 
 impl<'a> RememberedFolder<'a> {
-    /// Whether the folder had a metadata file, the subfolders walked last time (relative to the
-    /// series folder), and a reader at the rest of the record for [`RememberedFolder::finish`].
-    pub fn subdirs(&self) -> Decoded<(bool, Vec<String>, Reader<'a>)> {
+    /// Whether the folder had a metadata file, and the subfolders walked last time (relative to
+    /// the series folder), read one by one; after them comes the rest of the record, for
+    /// [`RememberedFolder::finish`].
+    pub fn subdirs(&self) -> Decoded<(bool, Subdirs<'a>)> {
         let mut r = Reader::new(self.record);
         let metadata_file = match r.byte()? {
             0 => false,
             1 => true,
             _ => return Err(StateError::Damaged("metadata flag")),
         };
-        let count = r.count()?;
-        let mut subdirs: Vec<String> = Vec::with_capacity(count);
-        for _ in 0..count {
-            let path = r.path(subdirs.last().map_or("", String::as_str))?;
-            subdirs.push(path);
-        }
-        Ok((metadata_file, subdirs, r))
+        let left = r.count()?;
+        Ok((
+            metadata_file,
+            Subdirs {
+                r,
+                left,
+                current: String::new(),
+                next: String::new(),
+            },
+        ))
     }
 
-    /// Decodes the rest of the record into the folder's state.
-    pub fn finish(
-        folder: &str,
-        metadata_file: bool,
-        subdirs: Vec<String>,
-        mut r: Reader<'a>,
-    ) -> Decoded<FolderState> {
+    /// The whole remembered state of the folder.
+    #[cfg(test)]
+    pub fn state(&self, folder: &str) -> Decoded<FolderState> {
+        let (metadata_file, mut reading) = self.subdirs()?;
+        let mut subdirs = Vec::new();
+        while let Some(sub) = reading.next()? {
+            subdirs.push(sub.to_owned());
+        }
+        let (series, warnings) = Self::finish(folder, reading.rest()?)?;
+        Ok(FolderState {
+            series,
+            warnings,
+            subdirs,
+            metadata_file,
+        })
+    }
+
+    /// Decodes the rest of the record (after the subfolders): the series and its warnings.
+    pub fn finish(folder: &str, mut r: Reader<'a>) -> Decoded<(ScannedSeries, Vec<ScanWarning>)> {
         let key = r.opt_str()?.map(parse_key).transpose()?;
         let site = r.opt_str()?.map(str::to_owned);
         let name = r.str()?.to_owned();
@@ -256,20 +339,21 @@ impl<'a> RememberedFolder<'a> {
 
         let folder_prefix = format!("{folder}/");
         let count = r.count()?;
-        let mut episodes = Vec::with_capacity(count);
+        // The first path is coded against the folder's own prefix. Paths take about ten times
+        // their coded size; a damaged count must not reserve much more than that.
+        let max_bytes = r.remaining().saturating_mul(16);
+        let mut coded = CodedEpisodes::new(&folder_prefix, count, max_bytes);
         for _ in 0..count {
             let season = r.u32()?;
             let episode = r.u32()?;
-            let prev = episodes
-                .last()
-                .map_or(folder_prefix.as_str(), |e: &LocalEpisode| e.path.as_str());
-            let path = r.path(prev)?;
-            episodes.push(LocalEpisode {
-                season,
-                episode,
-                path,
-            });
+            let (prefix, suffix, middle) = r.coded_path()?;
+            coded
+                .push(season, episode, prefix, middle, suffix)
+                .ok_or(StateError::Damaged("path"))?;
         }
+        let episodes = coded
+            .finish()
+            .ok_or(StateError::Damaged("text is not UTF-8"))?;
         let count = r.count()?;
         let mut unparsed: Vec<String> = Vec::with_capacity(count);
         for _ in 0..count {
@@ -287,22 +371,136 @@ impl<'a> RememberedFolder<'a> {
         if !r.is_done() {
             return Err(StateError::Damaged("trailing bytes in a folder"));
         }
-        Ok(FolderState {
-            series: ScannedSeries {
-                key,
-                site,
-                folder: folder.to_owned(),
-                name,
-                year,
-                episodes,
-                unparsed,
-                suggested_key,
-            },
-            warnings,
-            subdirs,
-            metadata_file,
-        })
+        let series = ScannedSeries {
+            key,
+            site,
+            folder: folder.to_owned(),
+            name,
+            year,
+            episodes,
+            unparsed,
+            suggested_key,
+        };
+        Ok((series, warnings))
     }
+}
+
+/// The remembered subfolders of a folder, read one at a time into two reused buffers: checking
+/// an unchanged folder allocates nothing for them.
+pub(crate) struct Subdirs<'a> {
+    r: Reader<'a>,
+    left: usize,
+    current: String,
+    next: String,
+}
+
+impl<'a> Subdirs<'a> {
+    /// The next subfolder, relative to the series folder.
+    pub fn next(&mut self) -> Decoded<Option<&str>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let coded = self.r.coded_path()?;
+        self.next.clear();
+        join_coded(&mut self.next, &self.current, coded)?;
+        std::mem::swap(&mut self.current, &mut self.next);
+        Ok(Some(&self.current))
+    }
+
+    /// The rest of the record, once every subfolder was read.
+    pub fn rest(mut self) -> Decoded<Reader<'a>> {
+        while self.next()?.is_some() {}
+        Ok(self.r)
+    }
+}
+
+/// The root record for a listing of `names` (sorted, unique) taken when the root's modification
+/// time was `mtime`; `None`: no listing to remember.
+pub(crate) fn encode_root<'a>(
+    listing: Option<(i128, impl ExactSizeIterator<Item = &'a str>)>,
+) -> Vec<u8> {
+    let mut out = Writer::default();
+    out.buf.extend_from_slice(MAGIC);
+    out.varint(FORMAT);
+    match listing {
+        None => out.byte(0),
+        Some((mtime, names)) => {
+            out.byte(1);
+            out.buf.extend_from_slice(&mtime.to_le_bytes());
+            out.varint(names.len() as u64);
+            let mut prev = "";
+            for name in names {
+                out.path(prev, name);
+                prev = name;
+            }
+        }
+    }
+    out.buf
+}
+
+/// The series folder names a root record remembers, if the root's modification time is still
+/// `mtime`. Every name is checked to be a plain folder name (`valid`), in strictly ascending
+/// order, so a damaged record can neither point the scan outside the library nor list a folder
+/// twice.
+pub(crate) fn remembered_listing(
+    root: &[u8],
+    mtime: i128,
+    valid: impl Fn(&str) -> bool,
+) -> Decoded<Option<Vec<String>>> {
+    let mut r = Reader::new(root);
+    r.header()?;
+    match r.byte()? {
+        0 => return Ok(None),
+        1 => {}
+        _ => return Err(StateError::Damaged("root record")),
+    }
+    let stored = i128::from_le_bytes(r.bytes(16)?.try_into().expect("16 bytes"));
+    if stored != mtime {
+        return Ok(None);
+    }
+    let count = r.count()?;
+    let mut names: Vec<String> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = r.path(names.last().map_or("", String::as_str))?;
+        if !valid(&name) || names.last().is_some_and(|prev| *prev >= name) {
+            return Err(StateError::Damaged("folder name"));
+        }
+        names.push(name);
+    }
+    if !r.is_done() {
+        return Err(StateError::Damaged("trailing bytes"));
+    }
+    Ok(Some(names))
+}
+
+/// Appends to `out` the path coded as (`prefix`, `suffix`, `middle`): the first `prefix` and
+/// the last `suffix` bytes of `prev` around `middle`. Damage (a range past `prev`, a character
+/// split, bytes that are not text) is an error.
+fn join_coded(
+    out: &mut String,
+    prev: &str,
+    (prefix, suffix, middle): (usize, usize, &[u8]),
+) -> Decoded<()> {
+    let middle =
+        std::str::from_utf8(middle).map_err(|_| StateError::Damaged("text is not UTF-8"))?;
+    // `get` checks both the range and that each end is a character boundary.
+    let (Some(head), Some(tail)) = (
+        prev.get(..prefix),
+        prev.len()
+            .checked_sub(suffix)
+            .and_then(|split| prev.get(split..)),
+    ) else {
+        return Err(StateError::Damaged("path"));
+    };
+    if prefix + suffix > prev.len() {
+        return Err(StateError::Damaged("path"));
+    }
+    out.reserve(head.len() + middle.len() + tail.len());
+    out.push_str(head);
+    out.push_str(middle);
+    out.push_str(tail);
+    Ok(())
 }
 
 fn parse_key(s: &str) -> Decoded<SeriesKey> {
@@ -338,8 +536,8 @@ pub(crate) fn encode_folder(state: &FolderState, fingerprint: Option<u64>) -> Op
     for e in &s.episodes {
         rec.varint(u64::from(e.season));
         rec.varint(u64::from(e.episode));
-        rec.path(prev, &e.path);
-        prev = &e.path;
+        rec.path(prev, e.path);
+        prev = e.path;
     }
     rec.varint(s.unparsed.len() as u64);
     let mut prev = folder_prefix.as_str();
@@ -459,6 +657,22 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
+    /// Checks the magic and the format version every stored value starts with.
+    fn header(&mut self) -> Decoded<()> {
+        if self.bytes(MAGIC.len())? != MAGIC {
+            return Err(StateError::Magic);
+        }
+        let format = self.varint()?;
+        if format != FORMAT {
+            return Err(StateError::Format(format));
+        }
+        Ok(())
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
     fn is_done(&self) -> bool {
         self.pos == self.buf.len()
     }
@@ -533,26 +747,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn path(&mut self, prev: &str) -> Decoded<String> {
+    /// A front-coded path as it is stored: (prefix, suffix, middle), unchecked.
+    fn coded_path(&mut self) -> Decoded<(usize, usize, &'a [u8])> {
         let prefix = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
         let suffix = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
-        let middle = self.str()?;
-        // `get` checks both the range and that each end is a character boundary.
-        let (Some(head), Some(tail)) = (
-            prev.get(..prefix),
-            prev.len()
-                .checked_sub(suffix)
-                .and_then(|split| prev.get(split..)),
-        ) else {
-            return Err(StateError::Damaged("path"));
-        };
-        if prefix + suffix > prev.len() {
-            return Err(StateError::Damaged("path"));
-        }
-        let mut path = String::with_capacity(prefix + middle.len() + suffix);
-        path.push_str(head);
-        path.push_str(middle);
-        path.push_str(tail);
+        let n = self.len()?;
+        Ok((prefix, suffix, self.bytes(n)?))
+    }
+
+    fn path(&mut self, prev: &str) -> Decoded<String> {
+        let coded = self.coded_path()?;
+        let mut path = String::new();
+        join_coded(&mut path, prev, coded)?;
         Ok(path)
     }
 }
@@ -562,6 +768,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::scanner::LocalEpisode;
 
     fn state(folder: &str, paths: &[&str]) -> FolderState {
         FolderState {
@@ -614,8 +821,7 @@ mod tests {
         for (s, f) in states {
             let folder = remembered.get(&s.series.folder).unwrap();
             assert_eq!(folder.fingerprint, *f);
-            let (meta, subdirs, rest) = folder.subdirs().unwrap();
-            let back = RememberedFolder::finish(&s.series.folder, meta, subdirs, rest).unwrap();
+            let back = folder.state(&s.series.folder).unwrap();
             assert_eq!(&back, s);
         }
         remembered
@@ -703,16 +909,58 @@ mod tests {
                 let mut bad = blob.clone();
                 bad[i] = b;
                 let r = RememberedState::decode(vec![(shard, bad)]);
-                if let Some(f) = r.get("Show")
-                    && let Ok((meta, subdirs, rest)) = f.subdirs()
-                {
-                    let _ = RememberedFolder::finish("Show", meta, subdirs, rest);
+                if let Some(f) = r.get("Show") {
+                    let _ = f.state("Show");
                 }
             }
         }
     }
 
+    #[test]
+    fn root_listing_round_trips_and_checks_its_names() {
+        let names = ["Attack on Titan", "Attack on Titan (2013)", "進撃の巨人"];
+        let record = encode_root(Some((-5, names.into_iter())));
+        let ok = |_: &str| true;
+        assert_eq!(
+            remembered_listing(&record, -5, ok),
+            Ok(Some(names.map(str::to_owned).to_vec()))
+        );
+        // Another root time: nothing remembered, not an error.
+        assert_eq!(remembered_listing(&record, -4, ok), Ok(None));
+        assert_eq!(
+            remembered_listing(
+                &encode_root::<'_>(None::<(i128, std::iter::Empty<&str>)>),
+                0,
+                ok
+            ),
+            Ok(None)
+        );
+        assert_eq!(
+            remembered_listing(&record, -5, |n| !n.contains('(')),
+            Err(StateError::Damaged("folder name"))
+        );
+        for cut in 0..record.len() {
+            assert!(remembered_listing(&record[..cut], -5, ok).is_err());
+        }
+        // A root record is kept as it is; a damaged one is reported like any shard.
+        let state = RememberedState::decode(vec![(ROOT_SHARD, record.clone())]);
+        assert_eq!(state.root(), Some(record.as_slice()));
+        let state = RememberedState::decode(vec![(ROOT_SHARD, b"{\"json\": true}".to_vec())]);
+        assert_eq!(state.root(), None);
+        assert_eq!(state.damaged(), &[(ROOT_SHARD, StateError::Magic)]);
+    }
+
     proptest! {
+        #[test]
+        fn any_root_record_decodes_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut record = MAGIC.to_vec();
+            record.push(FORMAT as u8);
+            record.push(1);
+            record.extend_from_slice(&[0; 16]);
+            record.extend_from_slice(&bytes);
+            let _ = remembered_listing(&record, 0, |_| true);
+        }
+
         #[test]
         fn any_paths_round_trip(paths in proptest::collection::vec("\\PC{0,12}", 0..12)) {
             let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -726,9 +974,7 @@ mod tests {
             blob.extend_from_slice(&bytes);
             let r = RememberedState::decode((0..4).map(|s| (s, blob.clone())).collect());
             for name in r.folders().map(str::to_owned).collect::<Vec<_>>() {
-                if let Ok((meta, subdirs, rest)) = r.get(&name).unwrap().subdirs() {
-                    let _ = RememberedFolder::finish(&name, meta, subdirs, rest);
-                }
+                let _ = r.get(&name).unwrap().state(&name);
             }
         }
     }

@@ -21,16 +21,39 @@ impl Store {
 impl ScanStateRepo {
     /// The shards remembered for `library`, as (shard number, value).
     pub async fn load(&self, library: &str) -> Result<Vec<(u32, Vec<u8>)>> {
-        let rows: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT shard, state FROM scan_state WHERE library = ?")
-                .bind(library)
-                .fetch_all(&self.pool)
-                .await?;
+        self.load_range(library, 0..u32::MAX).await
+    }
+
+    /// The shards of `library` whose numbers are in `shards`.
+    pub async fn load_range(
+        &self,
+        library: &str,
+        shards: std::ops::Range<u32>,
+    ) -> Result<Vec<(u32, Vec<u8>)>> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT shard, state FROM scan_state WHERE library = ? AND shard >= ? AND shard < ?",
+        )
+        .bind(library)
+        .bind(i64::from(shards.start))
+        .bind(i64::from(shards.end))
+        .fetch_all(&self.pool)
+        .await?;
         // A shard number out of range cannot come from this code; such a row is left out.
         Ok(rows
             .into_iter()
             .filter_map(|(shard, state)| Some((u32::try_from(shard).ok()?, state)))
             .collect())
+    }
+
+    /// One shard of `library`, if it is stored.
+    pub async fn load_shard(&self, library: &str, shard: u32) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT state FROM scan_state WHERE library = ? AND shard = ?")
+                .bind(library)
+                .bind(i64::from(shard))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(state,)| state))
     }
 
     /// Replaces the given shards of `library`, in one transaction (all or nothing).
@@ -89,6 +112,16 @@ mod tests {
         let mut rows = repo.load("/lib").await.unwrap();
         rows.sort();
         assert_eq!(rows, vec![(0, b"zero".to_vec()), (5, b"FIVE".to_vec())]);
+        assert_eq!(
+            repo.load_range("/lib", 1..6).await.unwrap(),
+            vec![(5, b"FIVE".to_vec())]
+        );
+        assert!(repo.load_range("/lib", 1..5).await.unwrap().is_empty());
+        assert_eq!(
+            repo.load_shard("/lib", 0).await.unwrap(),
+            Some(b"zero".to_vec())
+        );
+        assert_eq!(repo.load_shard("/lib", 1).await.unwrap(), None);
         assert!(repo.clear("/lib").await.unwrap());
         assert!(!repo.clear("/lib").await.unwrap());
         assert!(repo.load("/lib").await.unwrap().is_empty());

@@ -148,7 +148,7 @@ impl SeriesRepo {
             .bind(id)
             .bind(i64::from(e.season))
             .bind(i64::from(e.episode))
-            .bind(&e.path)
+            .bind(e.path)
             .bind(ts)
             .bind(ts)
             .execute(&mut *tx)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use aniworld_core::catalog::{Catalog, MissingOutcome};
 use aniworld_core::config::Config;
-use aniworld_core::scanner::{LibraryScanner, ScanReport, ScannedSeries};
+use aniworld_core::scanner::{LibraryScanner, LocalEpisodes, ScanReport, ScannedSeries};
 use aniworld_core::storage::Store;
 use clap::Args;
 use serde::Serialize;
@@ -40,19 +40,13 @@ pub struct MissingEpisode {
 }
 
 #[derive(Serialize)]
-struct EpisodeJson<'a> {
-    season: u32,
-    episode: u32,
-    path: &'a str,
-}
-
-#[derive(Serialize)]
 struct SeriesJson<'a> {
     key: Option<&'a str>,
     site: Option<&'a str>,
     folder: &'a str,
     name: &'a str,
-    episodes: Vec<EpisodeJson<'a>>,
+    /// Serialises as `[{"season", "episode", "path"}]`.
+    episodes: &'a LocalEpisodes,
     missing: Option<&'a [MissingEpisode]>,
     unparsed: &'a [String],
 }
@@ -186,15 +180,7 @@ fn print_json(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) -> C
             site: s.site.as_deref(),
             folder: &s.folder,
             name: &s.name,
-            episodes: s
-                .episodes
-                .iter()
-                .map(|e| EpisodeJson {
-                    season: e.season,
-                    episode: e.episode,
-                    path: &e.path,
-                })
-                .collect(),
+            episodes: &s.episodes,
             missing: m.as_deref(),
             unparsed: &s.unparsed,
         })
