@@ -119,12 +119,11 @@ impl LocalEpisodes {
     /// Sorts by season, episode and path.
     pub fn sort(&mut self) {
         let paths = &self.paths;
-        self.items.sort_by(|a, b| {
-            (a.season, a.episode, &paths[a.start..a.end]).cmp(&(
-                b.season,
-                b.episode,
-                &paths[b.start..b.end],
-            ))
+        // Paths are only compared between two files of the same episode, which is rare.
+        self.items.sort_unstable_by(|a, b| {
+            (a.season, a.episode)
+                .cmp(&(b.season, b.episode))
+                .then_with(|| paths[a.start..a.end].cmp(&paths[b.start..b.end]))
         });
     }
 
