@@ -6,7 +6,8 @@
 //! Targets: first scan ≤ 2× the walk; rescan < 15% of the first scan; peak memory < 150 MB.
 //!
 //! Every timing is the best of `ROUNDS` runs, the walk's included, so all sides are measured the
-//! same way with the page cache equally warm. Environment: `SCAN_BENCH_SERIES` and
+//! same way with the page cache equally warm; walk, first scan and rescan take turns in each
+//! round, so a slow spell of a shared machine does not land on one of them only. Environment: `SCAN_BENCH_SERIES` and
 //! `SCAN_BENCH_EPISODES` (per series) shrink the library for a quick try; `SCAN_BENCH_DIR` keeps
 //! the generated library in that folder and reuses it on the next run (the databases are always
 //! fresh).
@@ -24,7 +25,7 @@ use aniworld_core::scanner::{LibraryScanner, ScanReport};
 use aniworld_core::storage::Store;
 use rayon::prelude::*;
 
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -182,25 +183,45 @@ fn main() {
 
     // Warms the page cache for every measurement alike.
     let files = walk_count(&root);
-    let (walk, counted) = best(ROUNDS, || walk_count(&root));
-    assert_eq!(counted, files);
-
     let scanner = LibraryScanner::new(&root).expect("library opens");
-    let mut first = Duration::MAX;
-    let mut db = PathBuf::new();
+    // The rescans' database holds what one first scan remembered.
+    let db = dir.path().join("rescan.db");
+    let store = runtime.block_on(Store::open_sqlite(&db)).expect("database");
+    runtime.block_on(scanner.scan(&store)).expect("scan");
+
+    // The three are measured in turns, round after round, so a slow spell of a shared machine
+    // weighs on all of them alike instead of on whichever ran during it.
+    let (mut walk, mut first, mut rescan) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for round in 0..ROUNDS {
+        let start = Instant::now();
+        assert_eq!(walk_count(&root), files);
+        walk = walk.min(start.elapsed());
+
         // A fresh database each round: nothing remembered, the cold-ish first scan.
-        db = dir.path().join(format!("first-{round}.db"));
+        let fresh = dir.path().join(format!("first-{round}.db"));
         let (elapsed, report) = runtime.block_on(async {
-            let store = Store::open_sqlite(&db).await.expect("database");
+            let store = Store::open_sqlite(&fresh).await.expect("database");
             let start = Instant::now();
             let report = scanner.scan(&store).await.expect("scan");
             (start.elapsed(), report)
         });
+        first = first.min(elapsed);
         check(&report, series, episodes);
         assert_eq!(report.folders_rescanned as usize, series);
-        first = first.min(elapsed);
+        // One result alive at a time, so peak memory reflects a single scan.
+        drop(report);
+
+        let start = Instant::now();
+        let report = runtime.block_on(scanner.scan(&store)).expect("rescan");
+        rescan = rescan.min(start.elapsed());
+        check(&report, series, episodes);
+        assert_eq!(
+            report.folders_unchanged as usize, series,
+            "rescan reused every folder"
+        );
+        drop(report);
     }
+
     // Where the first scan's time goes: the walk + parse alone, without any database work.
     let (walk_and_parse, outcome) = best(ROUNDS, || {
         scanner
@@ -210,17 +231,6 @@ fn main() {
     let state_bytes: usize = outcome.state.iter().map(|(_, s)| s.len()).sum();
     drop(outcome);
 
-    // Rescans reuse the last first-scan database.
-    let store = runtime.block_on(Store::open_sqlite(&db)).expect("database");
-    let (rescan, report) = best(ROUNDS, || {
-        runtime.block_on(scanner.scan(&store)).expect("rescan")
-    });
-    check(&report, series, episodes);
-    assert_eq!(
-        report.folders_unchanged as usize, series,
-        "rescan reused every folder"
-    );
-    drop(report);
     // Where the rescan's time goes: reading the remembered state, and checking + rebuilding.
     let (load, previous) = best(ROUNDS, || {
         runtime
