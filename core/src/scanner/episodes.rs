@@ -32,7 +32,7 @@ pub struct LocalEpisodeRef<'a> {
 }
 
 impl LocalEpisodeRef<'_> {
-    pub fn to_owned(&self) -> LocalEpisode {
+    pub fn to_episode(&self) -> LocalEpisode {
         LocalEpisode {
             season: self.season,
             episode: self.episode,
@@ -190,16 +190,6 @@ impl Extend<LocalEpisode> for LocalEpisodes {
     }
 }
 
-impl<'a> FromIterator<LocalEpisodeRef<'a>> for LocalEpisodes {
-    fn from_iter<I: IntoIterator<Item = LocalEpisodeRef<'a>>>(iter: I) -> Self {
-        let mut list = LocalEpisodes::new();
-        for e in iter {
-            list.push(e.season, e.episode, e.path);
-        }
-        list
-    }
-}
-
 impl PartialEq for LocalEpisodes {
     fn eq(&self, other: &Self) -> bool {
         self.iter().eq(other.iter())
@@ -330,7 +320,7 @@ mod tests {
         list.push(1, 1, "Show/S01E01.mkv");
         list.push(0, 1, "Show/Film 1.mkv");
         list.sort();
-        let owned: Vec<LocalEpisode> = list.iter().map(|e| e.to_owned()).collect();
+        let owned: Vec<LocalEpisode> = list.iter().map(|e| e.to_episode()).collect();
         assert_eq!(
             owned,
             vec![

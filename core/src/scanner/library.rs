@@ -128,11 +128,14 @@ impl LibraryScanner {
         // while the rest of the state is read.
         let root = repo.load_shard(&library, ROOT_SHARD).await?;
         let lister = self.clone();
-        let root_record = root.clone();
-        let listing = tokio::task::spawn_blocking(move || lister.listing(root_record.as_deref()));
+        let listing = tokio::task::spawn_blocking(move || {
+            let listing = lister.listing(root.as_deref());
+            (listing, root)
+        });
         let mut shards = repo.load_range(&library, 0..ROOT_SHARD).await?;
+        let (listing, root) = listing.await.map_err(join_error)?;
+        let listing = listing?;
         shards.extend(root.map(|r| (ROOT_SHARD, r)));
-        let listing = listing.await.map_err(join_error)??;
         let scanner = self.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let previous = scanner.decode_state(shards);
@@ -248,9 +251,7 @@ impl LibraryScanner {
         // Only a plain listing is remembered: a symlink's target can change without the root
         // changing, and warnings are to be shown on every scan.
         let remember = match root_mtime {
-            Ok(m) => {
-                (!symlinks && warnings.is_empty() && m < started - RACY_WINDOW_NS).then_some(m)
-            }
+            Ok(m) => (!symlinks && warnings.is_empty() && !is_racy(m, started)).then_some(m),
             Err(_) => None,
         };
         let root_record =
@@ -469,7 +470,7 @@ impl LibraryScanner {
             .chain([folder_mtime, meta_file_mtime])
             .max()
             .unwrap_or(0);
-        let racy = newest >= started - RACY_WINDOW_NS;
+        let racy = is_racy(newest, started);
         walk.episodes.sort();
         walk.unparsed.sort();
 
@@ -745,6 +746,12 @@ fn mtime(meta: &std::fs::Metadata) -> i128 {
         },
         Err(_) => 0,
     }
+}
+
+/// Whether a modification at `mtime` is too close to a scan started at `started` for a later
+/// change in the same clock tick to be told apart (see [`RACY_WINDOW_NS`]).
+fn is_racy(mtime: i128, started: i128) -> bool {
+    mtime >= started - RACY_WINDOW_NS
 }
 
 fn now_ns() -> i128 {

@@ -117,8 +117,6 @@ struct Shard {
 
 #[derive(Debug, Clone)]
 struct Entry {
-    /// FNV-1a of the name.
-    hash: u64,
     /// The folder name (checked to be UTF-8).
     name: Range<usize>,
     /// `None`: the folder was modified right around the scan, so it is read again regardless.
@@ -134,37 +132,33 @@ impl RememberedState {
     /// here; records are decoded on demand. A shard that cannot be read is left out (its folders
     /// are simply read again) and listed in [`RememberedState::damaged`].
     pub fn decode(shards: Vec<(u32, Vec<u8>)>) -> Self {
+        let mut state = RememberedState::default();
+        let (roots, shards): (Vec<_>, Vec<_>) = shards
+            .into_iter()
+            .partition(|(number, _)| *number == ROOT_SHARD);
+        for (number, root) in roots {
+            // Checked here, read when the listing is needed.
+            match Reader::new(&root).header() {
+                Ok(()) if state.root.is_some() => {
+                    state
+                        .damaged
+                        .push((number, StateError::Damaged("shard listed twice")));
+                }
+                Ok(()) => state.root = Some(root),
+                Err(e) => state.damaged.push((number, e)),
+            }
+        }
         let decoded: Vec<(u32, Decoded<Shard>)> = shards
             .into_par_iter()
-            .map(|(number, blob)| {
-                let shard = if number == ROOT_SHARD {
-                    // Checked here, read when the listing is needed.
-                    Reader::new(&blob).header().map(|()| Shard {
-                        blob,
-                        index: HashTable::new(),
-                    })
-                } else {
-                    Shard::decode(number, blob)
-                };
-                (number, shard)
-            })
+            .map(|(number, blob)| (number, Shard::decode(number, blob)))
             .collect();
-        let mut state = RememberedState::default();
         for (number, shard) in decoded {
-            let shard = match shard {
-                Ok(_) if number == ROOT_SHARD && state.root.is_some() => {
-                    Err(StateError::Damaged("shard listed twice"))
-                }
-                Ok(shard) if number == ROOT_SHARD => {
-                    state.root = Some(shard.blob);
-                    continue;
-                }
-                Ok(_) if state.shards.contains_key(&number) => {
-                    Err(StateError::Damaged("shard listed twice"))
-                }
-                other => other,
-            };
             match shard {
+                Ok(_) if state.shards.contains_key(&number) => {
+                    state
+                        .damaged
+                        .push((number, StateError::Damaged("shard listed twice")));
+                }
                 Ok(shard) => {
                     state.shards.insert(number, shard);
                 }
@@ -248,7 +242,6 @@ impl Shard {
             let record = r.pos..r.pos + len;
             r.bytes(len)?;
             let entry = Entry {
-                hash,
                 name: name_range,
                 fingerprint,
                 entry: start..r.pos,
@@ -257,7 +250,7 @@ impl Shard {
             match index.entry(
                 hash,
                 |e| blob[e.name.clone()] == blob[entry.name.clone()],
-                |e| e.hash,
+                |e| fnv1a(FNV_OFFSET, &blob[e.name.clone()]),
             ) {
                 hashbrown::hash_table::Entry::Occupied(_) => {
                     return Err(StateError::Damaged("folder listed twice"));

@@ -47,13 +47,10 @@ impl ScanStateRepo {
 
     /// One shard of `library`, if it is stored.
     pub async fn load_shard(&self, library: &str, shard: u32) -> Result<Option<Vec<u8>>> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT state FROM scan_state WHERE library = ? AND shard = ?")
-                .bind(library)
-                .bind(i64::from(shard))
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(state,)| state))
+        let rows = self
+            .load_range(library, shard..shard.saturating_add(1))
+            .await?;
+        Ok(rows.into_iter().next().map(|(_, state)| state))
     }
 
     /// Replaces the given shards of `library`, in one transaction (all or nothing).
