@@ -1,19 +1,12 @@
-//! Provider parsing and the warm-cache missing-episode fill, each with a baseline from the same run.
+//! Provider parsing, with a baseline from the same run.
 //!
 //! Run: `cargo bench -p aniworld-core --bench parse`. Targets: a season page and an episode page
-//! parse well under 1 ms each; `missing` for 1,000 series from a warm cache under 100 ms.
+//! parse well under 1 ms each.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use aniworld_core::catalog::Catalog;
-use aniworld_core::config::CacheConfig;
-use aniworld_core::model::{Episode, Language, Season, SeriesInfo, SeriesKey};
 use aniworld_core::providers::{aniworld, sto};
-use aniworld_core::registry::Registry;
-use aniworld_core::scanner::{LocalEpisode, ScannedSeries};
-use aniworld_core::storage::Store;
 
 /// Median time of `f` over `runs` runs (after a few warm-up runs).
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
@@ -141,71 +134,6 @@ fn sto_episode_page() -> String {
     ))
 }
 
-fn cached_info(i: usize) -> SeriesInfo {
-    let episodes = |n: u32| -> Vec<Episode> {
-        (1..=n)
-            .map(|e| Episode {
-                number: e,
-                title_de: Some(format!("Folge {e}")),
-                title_en: Some(format!("Episode {e}")),
-                languages: vec![Language::GermanDub, Language::GermanSub],
-                url: Some(format!(
-                    "https://aniworld.to/anime/stream/series-{i}/staffel-1/episode-{e}"
-                )),
-            })
-            .collect()
-    };
-    SeriesInfo {
-        key: SeriesKey::parse(&format!("series-{i}")).expect("valid key"),
-        site: "aniworld".into(),
-        name: format!("Series {i}"),
-        year: Some(2000 + (i % 25) as i32),
-        end_year: None,
-        description: Some("A description of moderate length for a cached series entry.".into()),
-        cover: None,
-        genres: vec!["Action".into()],
-        alternative_titles: vec![],
-        seasons: vec![
-            Season {
-                number: 0,
-                episodes: episodes(2),
-            },
-            Season {
-                number: 1,
-                episodes: episodes(12),
-            },
-            Season {
-                number: 2,
-                episodes: episodes(12),
-            },
-            Season {
-                number: 3,
-                episodes: episodes(12),
-            },
-        ],
-        url: format!("https://aniworld.to/anime/stream/series-{i}"),
-    }
-}
-
-fn scanned(i: usize) -> ScannedSeries {
-    ScannedSeries {
-        key: Some(SeriesKey::parse(&format!("series-{i}")).expect("valid key")),
-        site: Some("aniworld".into()),
-        folder: format!("Series {i}"),
-        name: format!("Series {i}"),
-        year: None,
-        episodes: (1..=12)
-            .map(|e| LocalEpisode {
-                season: 1,
-                episode: e,
-                path: format!("Series {i}/Season 01/E{e}.mp4"),
-            })
-            .collect(),
-        unparsed: vec![],
-        suggested_key: None,
-    }
-}
-
 fn main() {
     let season = aniworld_season_page();
     let episode = aniworld_episode_page();
@@ -279,79 +207,4 @@ fn main() {
         base,
         one_ms,
     );
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open_sqlite(&dir.path().join("bench.db"))
-            .await
-            .expect("database");
-        let n = 1000;
-        for i in 0..n {
-            store
-                .provider_cache()
-                .put(&cached_info(i))
-                .await
-                .expect("cache write");
-        }
-        let series: Vec<ScannedSeries> = (0..n).map(scanned).collect();
-        // No provider registered: a cache miss would show up as a failure below.
-        let catalog = Catalog::new(
-            Registry::new(),
-            Some(store.clone()),
-            &CacheConfig::default(),
-        );
-        let outcomes = catalog.missing_for(&series).await;
-        let filled = outcomes.iter().filter(|o| o.missing().is_some()).count();
-        assert_eq!(filled, n, "every series comes from the warm cache");
-        let expected: BTreeMap<u32, usize> = [(2, 12), (3, 12)].into();
-        let m = outcomes[0].missing().expect("filled");
-        assert_eq!(m.specials.len(), 2);
-        assert_eq!(
-            m.seasons
-                .iter()
-                .map(|(s, e)| (*s, e.len()))
-                .collect::<BTreeMap<_, _>>(),
-            expected
-        );
-
-        let runs = 31;
-        let mut base_times = Vec::new();
-        let mut times = Vec::new();
-        for run in 0..runs {
-            // Alternate the order so neither side always runs on a warmer cache.
-            for side in [run % 2, 1 - run % 2] {
-                let start = Instant::now();
-                if side == 0 {
-                    // The same query the catalog runs, without decoding anything.
-                    let rows: Vec<(String, String)> = sqlx::query_as(
-                        "SELECT key, body FROM provider_cache WHERE site = ? AND fetched_at >= ?",
-                    )
-                    .bind("aniworld")
-                    .bind(0_i64)
-                    .fetch_all(store.pool())
-                    .await
-                    .expect("query");
-                    black_box(rows);
-                    base_times.push(start.elapsed());
-                } else {
-                    black_box(catalog.missing_for(&series).await);
-                    times.push(start.elapsed());
-                }
-            }
-        }
-        base_times.sort();
-        times.sort();
-        report(
-            "missing for 1,000 series (warm)",
-            times[runs / 2],
-            "reading the 1,000 cache rows",
-            base_times[runs / 2],
-            Duration::from_millis(100),
-        );
-    });
 }

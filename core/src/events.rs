@@ -85,6 +85,11 @@ pub enum Event {
         context: EventContext,
         name: String,
     },
+    /// What a provider lists for a series was asked again (missing episodes may have changed).
+    SeriesUpdated {
+        key: SeriesKey,
+        site: String,
+    },
     DownloadQueued {
         item_id: i64,
         context: EventContext,
@@ -133,6 +138,7 @@ impl Event {
             Event::ScanCompleted { .. } => "scan_complete",
             Event::ScanFailed { .. } => "scan_failed",
             Event::SeriesAdded { .. } => "series_added",
+            Event::SeriesUpdated { .. } => "series_updated",
             Event::DownloadQueued { .. } => "download_queued",
             Event::DownloadStarted { .. } => "download_started",
             Event::DownloadProgress { .. } => "download_progress",

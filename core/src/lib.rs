@@ -3,19 +3,21 @@
 //! The rest of the workspace reaches providers and hosters only through [`registry::Registry`],
 //! and observes work only through [`events`].
 
-pub mod catalog;
+pub mod catalogue;
 pub mod config;
 pub mod download;
 pub mod error;
 pub mod events;
 pub mod hosters;
 pub mod http;
+pub mod library;
 pub mod metadata;
 pub mod model;
 pub mod providers;
 pub mod queue;
 pub mod registry;
 pub mod scanner;
+pub mod search;
 pub mod selection;
 pub mod storage;
 pub mod traits;

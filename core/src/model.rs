@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+pub mod queue;
+
 /// The provider-assigned, URL-safe series id: `[A-Za-z0-9][A-Za-z0-9-]{0,127}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -272,6 +274,82 @@ impl SeriesInfo {
     }
 }
 
+/// A set of (season, episode) pairs: what a folder holds or what a provider lists.
+pub type EpisodeSet = BTreeSet<(u32, u32)>;
+
+/// The compact text of an episode set, one value per series in the database:
+/// `0:1;1:1-12,14;2:1-3` (seasons in order, runs of episodes as ranges).
+pub fn encode_episodes(set: &EpisodeSet) -> String {
+    let mut out = String::new();
+    let mut current: Option<u32> = None;
+    let mut run: Option<(u32, u32)> = None;
+    let flush = |out: &mut String, run: (u32, u32)| {
+        use std::fmt::Write;
+        if run.0 == run.1 {
+            let _ = write!(out, "{}", run.0);
+        } else {
+            let _ = write!(out, "{}-{}", run.0, run.1);
+        }
+    };
+    for &(season, episode) in set {
+        if current != Some(season) {
+            if let Some(r) = run.take() {
+                flush(&mut out, r);
+            }
+            if current.is_some() {
+                out.push(';');
+            }
+            out.push_str(&season.to_string());
+            out.push(':');
+            current = Some(season);
+        }
+        match run {
+            Some((start, end)) if episode == end + 1 => run = Some((start, episode)),
+            Some(r) => {
+                flush(&mut out, r);
+                out.push(',');
+                run = Some((episode, episode));
+            }
+            None => run = Some((episode, episode)),
+        }
+    }
+    if let Some(r) = run {
+        flush(&mut out, r);
+    }
+    out
+}
+
+/// Largest run of episodes one range of [`encode_episodes`] text may stand for.
+const MAX_EPISODE_RUN: u32 = 100_000;
+
+/// Reads [`encode_episodes`] text back; damaged text is an error naming what is wrong.
+pub fn decode_episodes(text: &str) -> Result<EpisodeSet, Error> {
+    let bad = |why: &str| {
+        Error::parse(format!(
+            "episode list {:?}: {why}",
+            truncate_for_message(text)
+        ))
+    };
+    let mut set = EpisodeSet::new();
+    for part in text.split(';').filter(|p| !p.is_empty()) {
+        let (season, runs) = part.split_once(':').ok_or_else(|| bad("no season"))?;
+        let season: u32 = season.parse().map_err(|_| bad("bad season"))?;
+        for run in runs.split(',').filter(|r| !r.is_empty()) {
+            let (a, b) = match run.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (run, run),
+            };
+            let a: u32 = a.parse().map_err(|_| bad("bad episode"))?;
+            let b: u32 = b.parse().map_err(|_| bad("bad episode"))?;
+            if a > b || b - a > MAX_EPISODE_RUN {
+                return Err(bad("bad range"));
+            }
+            set.extend((a..=b).map(|e| (season, e)));
+        }
+    }
+    Ok(set)
+}
+
 /// Episodes the provider lists that are not on disk. Regular seasons and season 0 (movies/specials) apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MissingEpisodes {
@@ -421,6 +499,23 @@ mod tests {
         for l in Language::ALL {
             assert_eq!(Language::from_aniworld_key(l.aniworld_key()), Some(l));
         }
+    }
+
+    #[test]
+    fn episode_sets_round_trip_as_compact_text() {
+        let set: EpisodeSet = [(0, 1), (1, 1), (1, 2), (1, 3), (1, 5), (2, 7), (2, 8)].into();
+        let text = encode_episodes(&set);
+        assert_eq!(text, "0:1;1:1-3,5;2:7-8");
+        assert_eq!(decode_episodes(&text).unwrap(), set);
+        assert_eq!(encode_episodes(&EpisodeSet::new()), "");
+        assert!(decode_episodes("").unwrap().is_empty());
+        for bad in ["x", "1:", "1:a", "1:5-3", "1:1-999999999", ":1"] {
+            if let Ok(set) = decode_episodes(bad) {
+                assert!(set.is_empty(), "{bad:?} decoded to {set:?}");
+            }
+        }
+        assert!(decode_episodes("1:5-3").is_err());
+        assert!(decode_episodes("1:1-999999999").is_err());
     }
 
     #[test]

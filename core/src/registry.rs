@@ -20,12 +20,70 @@ pub enum Source {
     Script,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentKind {
     Provider,
     Hoster,
+    /// A hook script (runs on events, registers nothing).
     Hook,
+    /// A native library that failed before it said what it is.
+    Unknown,
+}
+
+/// Whether a listed component is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentStatus {
+    /// In use.
+    Active,
+    /// Loaded, but an entry of the same name from a higher-priority source is used instead.
+    Overridden,
+    /// A native plugin switched off for misbehaving (wrong ABI, panic, invalid JSON, timeout).
+    Disabled,
+    /// A script without a good version (compile or load error).
+    Error,
+}
+
+/// A problem the plugin or script layer found in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub message: String,
+    /// Line of a script error, when known.
+    pub line: Option<u64>,
+}
+
+/// What the plugin or script layer says about one file it loaded (or could not): merged with
+/// the registered providers and hosters into [`Registry::components`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentReport {
+    pub kind: ComponentKind,
+    /// Provider id, hoster name, or (hook scripts, unknown libraries) the file stem.
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub path: String,
+    /// Whether a good version of it is in use (registered, or a hook script that runs).
+    pub usable: bool,
+    /// Why it is not usable, or the latest version's problem while an older one is in use.
+    pub problem: Option<Problem>,
+    /// Hook functions a script defines.
+    pub hooks: Vec<String>,
+}
+
+/// One row of the listing of everything the registry knows (`GET /api/plugins`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    pub id: String,
+    pub name: String,
+    pub kind: ComponentKind,
+    pub source: Source,
+    pub version: String,
+    /// Library or script file, if any.
+    pub path: Option<String>,
+    pub status: ComponentStatus,
+    pub problem: Option<Problem>,
+    pub hooks: Vec<String>,
 }
 
 /// Where a registered component came from, for listings (`GET /api/plugins`).
@@ -58,16 +116,8 @@ struct Inner {
     providers: BTreeMap<String, Vec<Entry<dyn Provider>>>,
     /// lowercase name → entries from different sources.
     hosters: BTreeMap<String, Vec<Entry<dyn Hoster>>>,
-}
-
-/// A listing row.
-#[derive(Debug, Clone, Serialize)]
-pub struct RegisteredComponent {
-    pub id: String,
-    pub kind: ComponentKind,
-    pub origin: Origin,
-    /// False when a higher-priority source overrides this entry.
-    pub active: bool,
+    /// What each extension layer said about its files at its last (re)load.
+    reports: BTreeMap<Source, Vec<ComponentReport>>,
 }
 
 #[derive(Default, Clone)]
@@ -130,6 +180,42 @@ impl Registry {
             .ok_or_else(|| Error::NotFound(format!("provider {id:?}")))
     }
 
+    /// [`Registry::provider`], with an error that lists the providers there are.
+    pub fn provider_or_list(&self, id: &str) -> Result<Arc<dyn Provider>> {
+        self.provider(id).map_err(|_| {
+            let known: Vec<String> = self.providers().iter().map(|p| p.id().to_owned()).collect();
+            Error::NotFound(format!(
+                "unknown or disabled site {id:?} (available: {})",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// The provider a series link belongs to (`site`, or the first that recognises it) and the
+    /// series key in it. Links may be paths (`/anime/stream/{key}`), full URLs or bare keys.
+    pub fn series_of_link(
+        &self,
+        link: &str,
+        site: Option<&str>,
+    ) -> Result<(Arc<dyn Provider>, crate::model::SeriesKey)> {
+        let providers = match site {
+            Some(s) => vec![self.provider_or_list(s)?],
+            None => self.providers(),
+        };
+        providers
+            .iter()
+            .find_map(|p| p.key_from_link(link).map(|k| (p.clone(), k)))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "link",
+                    format!(
+                        "{:?} is not a series link of any provider",
+                        link.chars().take(200).collect::<String>()
+                    ),
+                )
+            })
+    }
+
     pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
         let inner = self.inner.read().expect("registry lock poisoned");
         inner
@@ -169,20 +255,77 @@ impl Registry {
         })
     }
 
-    /// Everything registered, overridden entries included, for listings.
-    pub fn components(&self) -> Vec<RegisteredComponent> {
+    /// Replaces what the `source` layer says about its files (after each load or reload).
+    pub fn report(&self, source: Source, reports: Vec<ComponentReport>) {
+        let mut inner = self.inner.write().expect("registry lock poisoned");
+        inner.reports.insert(source, reports);
+    }
+
+    /// Everything the registry knows: registered providers and hosters (overridden ones
+    /// included), hook scripts, and files that could not be used, with the reason.
+    pub fn components(&self) -> Vec<Component> {
         let inner = self.inner.read().expect("registry lock poisoned");
+        // A file gives at most one entry of each kind.
+        let report_of = |source: Source, path: Option<&str>, kind: ComponentKind| {
+            let path = path?;
+            inner
+                .reports
+                .get(&source)?
+                .iter()
+                .find(|r| r.path == path && r.kind == kind)
+        };
         let mut out = Vec::new();
-        for (kind, map) in [
-            (ComponentKind::Provider, listing(&inner.providers)),
-            (ComponentKind::Hoster, listing(&inner.hosters)),
-        ] {
-            for (id, origin, active) in map {
-                out.push(RegisteredComponent {
-                    id,
-                    kind,
-                    origin,
-                    active,
+        let mut matched: Vec<(Source, String, ComponentKind)> = Vec::new();
+        let registered = listing(&inner.providers, ComponentKind::Provider, |p| {
+            p.name().to_owned()
+        })
+        .into_iter()
+        .chain(listing(&inner.hosters, ComponentKind::Hoster, |h| {
+            h.name().to_owned()
+        }));
+        for (kind, id, name, origin, active) in registered {
+            let report = report_of(origin.source, origin.path.as_deref(), kind);
+            if let Some(r) = report {
+                matched.push((origin.source, r.path.clone(), kind));
+            }
+            out.push(Component {
+                id,
+                name: report.map_or(name, |r| r.name.clone()),
+                kind,
+                source: origin.source,
+                version: origin.version.clone(),
+                path: origin.path.clone(),
+                status: if active {
+                    ComponentStatus::Active
+                } else {
+                    ComponentStatus::Overridden
+                },
+                problem: report.and_then(|r| r.problem.clone()),
+                hooks: report.map(|r| r.hooks.clone()).unwrap_or_default(),
+            });
+        }
+        for (source, reports) in &inner.reports {
+            for r in reports {
+                let seen = matched
+                    .iter()
+                    .any(|(s, path, kind)| s == source && *path == r.path && *kind == r.kind);
+                if seen || (r.usable && r.kind != ComponentKind::Hook) {
+                    continue;
+                }
+                out.push(Component {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    kind: r.kind,
+                    source: *source,
+                    version: r.version.clone(),
+                    path: Some(r.path.clone()),
+                    status: match (r.usable, source) {
+                        (true, _) => ComponentStatus::Active,
+                        (false, Source::Native) => ComponentStatus::Disabled,
+                        (false, _) => ComponentStatus::Error,
+                    },
+                    problem: r.problem.clone(),
+                    hooks: r.hooks.clone(),
                 });
             }
         }
@@ -190,12 +333,23 @@ impl Registry {
     }
 }
 
-fn listing<T: ?Sized>(map: &BTreeMap<String, Vec<Entry<T>>>) -> Vec<(String, Origin, bool)> {
+/// (kind, id, name, origin, active) of every entry of a map, overridden ones included.
+fn listing<T: ?Sized>(
+    map: &BTreeMap<String, Vec<Entry<T>>>,
+    kind: ComponentKind,
+    name: impl Fn(&T) -> String,
+) -> Vec<(ComponentKind, String, String, Origin, bool)> {
     let mut out = Vec::new();
     for (id, entries) in map {
         let best = pick(entries).map(|e| e.origin.source);
         for e in entries {
-            out.push((id.clone(), e.origin.clone(), Some(e.origin.source) == best));
+            out.push((
+                kind,
+                id.clone(),
+                name(&e.item),
+                e.origin.clone(),
+                Some(e.origin.source) == best,
+            ));
         }
     }
     out

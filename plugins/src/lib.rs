@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use aniworld_core::registry::{Origin, Registry, Source};
+use aniworld_core::registry::{ComponentKind, ComponentReport, Origin, Problem, Registry, Source};
 use aniworld_plugin_sdk::{ABI_VERSION, PluginKind, PluginMetadata, Request, Response};
 use serde::Serialize;
 
@@ -233,6 +233,46 @@ impl LoadedPlugin {
         }
     }
 
+    /// What the listing says about this file: one row per kind it provides.
+    fn reports(&self) -> Vec<ComponentReport> {
+        let status = self.status();
+        let kinds: Vec<ComponentKind> = match &self.meta {
+            Some(m) if !m.kinds.is_empty() => m
+                .kinds
+                .iter()
+                .map(|k| match k {
+                    PluginKind::Provider => ComponentKind::Provider,
+                    PluginKind::Hoster => ComponentKind::Hoster,
+                })
+                .collect(),
+            _ => vec![ComponentKind::Unknown],
+        };
+        let problem = match &status.state {
+            PluginState::Active => None,
+            PluginState::Disabled { reason } => Some(Problem {
+                message: reason.clone(),
+                line: None,
+            }),
+        };
+        kinds
+            .into_iter()
+            .map(|kind| ComponentReport {
+                kind,
+                // Hosters are registered under their name.
+                id: match (kind, &self.meta) {
+                    (ComponentKind::Hoster, Some(m)) => m.name.clone(),
+                    _ => status.id.clone(),
+                },
+                name: status.name.clone(),
+                version: status.version.clone(),
+                path: status.path.clone(),
+                usable: status.is_active(),
+                problem: problem.clone(),
+                hooks: Vec::new(),
+            })
+            .collect()
+    }
+
     fn origin(&self) -> Origin {
         Origin {
             source: Source::Native,
@@ -303,6 +343,14 @@ impl HostInner {
                 }
             }
         }
+        let reports = self
+            .plugins
+            .read()
+            .expect("plugins lock")
+            .iter()
+            .flat_map(|p| p.reports())
+            .collect();
+        self.registry.report(Source::Native, reports);
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak, mpsc};
 use std::time::Duration;
 
 use aniworld_core::events::{CallbackManager, DownloadHooks, Event, EventContext, HookDecision};
-use aniworld_core::registry::{Origin, Registry, Source};
+use aniworld_core::registry::{ComponentKind, ComponentReport, Origin, Problem, Registry, Source};
 use async_trait::async_trait;
 use rhai::{Dynamic, Map};
 use serde::Serialize;
@@ -352,6 +352,9 @@ impl ScriptHost {
             }
         }
         *registered = wanted;
+        drop(registered);
+        let reports = self.statuses().into_iter().map(report_of).collect();
+        self.inner.registry.report(Source::Script, reports);
     }
 
     /// Every script file seen by the last reload, in file-name order.
@@ -532,5 +535,27 @@ impl DownloadHooks for ScriptHost {
         tokio::task::spawn_blocking(move || host.before_download_blocking(&context, &file_name))
             .await
             .unwrap_or(HookDecision::Continue)
+    }
+}
+
+/// What the listing says about one script file.
+fn report_of(status: ScriptStatus) -> ComponentReport {
+    let kind = match status.kind.as_str() {
+        "provider" => ComponentKind::Provider,
+        "hoster" => ComponentKind::Hoster,
+        _ => ComponentKind::Hook,
+    };
+    ComponentReport {
+        kind,
+        id: status.id,
+        name: status.name,
+        version: status.version,
+        path: status.path,
+        usable: status.active,
+        problem: status.error.map(|e| Problem {
+            message: e.message,
+            line: e.line.map(|l| l as u64),
+        }),
+        hooks: status.hooks,
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aniworld_core::SeriesKey;
 use aniworld_core::events::{CallbackManager, DownloadHooks, Event, EventContext, HookDecision};
-use aniworld_core::registry::{Registry, Source};
+use aniworld_core::registry::{ComponentStatus, Registry, Source};
 use aniworld_scripts::{ScriptHost, ScriptHostConfig, ScriptLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -313,10 +313,10 @@ async fn script_hoster_overrides_a_builtin_of_the_same_name() {
     let rows = registry.components();
     let active: Vec<_> = rows
         .iter()
-        .filter(|r| r.id == "vidoza" && r.active)
+        .filter(|r| r.id == "vidoza" && r.status == ComponentStatus::Active)
         .collect();
     assert_eq!(active.len(), 1);
-    assert_eq!(active[0].origin.source, Source::Script);
+    assert_eq!(active[0].source, Source::Script);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

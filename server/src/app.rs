@@ -1,17 +1,19 @@
-//! Builds the whole application (database, registry, queue, services, routes) from a config and a
-//! data dir. `aniworld serve` and every black-box test call [`App::build`].
+//! The HTTP application over the [`Runtime`]: state shared by handlers, routes, middleware and
+//! serving. `aniworld serve` and every black-box test call [`App::build`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aniworld_core::Result;
+use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
 use aniworld_core::events::CallbackManager;
+use aniworld_core::library::Library;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
-use aniworld_core::{Error, Result};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Cors;
@@ -20,10 +22,9 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response,
 use crate::api;
 use crate::api::health::QueueHealth;
 use crate::auth::{AuthService, load_or_create_secret};
-use crate::config_file;
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
-use crate::library::Library;
+use crate::runtime::{Overrides, Runtime, RuntimeOptions};
 use crate::{ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
@@ -43,38 +44,29 @@ pub struct AppState {
 }
 
 struct StateInner {
-    options: AppOptions,
-    config: RwLock<Arc<Config>>,
+    runtime: Runtime,
     config_write: tokio::sync::Mutex<()>,
-    store: Store,
-    registry: Registry,
-    events: CallbackManager,
     auth: AuthService,
-    library: Arc<Library>,
-    queue: Option<DownloadQueue>,
     started: Instant,
-    /// Native plugins and scripts.
-    extensions: Arc<Extensions>,
 }
 
 impl AppState {
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
     pub fn data_dir(&self) -> &Path {
-        &self.inner.options.data_dir
+        &self.inner.runtime.data_dir
     }
 
     /// The config in effect (file + environment overrides + command-line overrides).
     pub fn config(&self) -> Arc<Config> {
-        self.inner.config.read().expect("config lock").clone()
+        self.inner.runtime.config()
     }
 
-    /// Re-reads `config.json` after a change through the API and hands it to the queue.
+    /// Re-reads `config.json` after a change through the API and hands it to the services.
     pub async fn reload_config(&self) -> Result<()> {
-        let config = load_config(&self.inner.options)?;
-        if let Some(queue) = self.queue() {
-            queue.set_config(config.clone()).await;
-        }
-        *self.inner.config.write().expect("config lock") = Arc::new(config);
-        Ok(())
+        self.inner.runtime.reload_config().await
     }
 
     /// Serialises config writers (PUT, restore).
@@ -83,33 +75,37 @@ impl AppState {
     }
 
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        &self.inner.runtime.store
     }
 
     pub fn registry(&self) -> &Registry {
-        &self.inner.registry
+        &self.inner.runtime.registry
     }
 
     pub fn events(&self) -> &CallbackManager {
-        &self.inner.events
+        &self.inner.runtime.events
     }
 
     pub fn auth(&self) -> &AuthService {
         &self.inner.auth
     }
 
-    pub fn library(&self) -> &Arc<Library> {
-        &self.inner.library
+    pub fn library(&self) -> &Library {
+        &self.inner.runtime.library
     }
 
-    /// Native plugins and scripts (`Option` for symmetry with the other services).
-    pub fn extensions(&self) -> Option<&Arc<Extensions>> {
-        Some(&self.inner.extensions)
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.inner.runtime.catalogue
     }
 
-    /// The download queue (always present once built; `Option` keeps handlers honest).
+    /// Native plugins and scripts.
+    pub fn extensions(&self) -> &Arc<Extensions> {
+        &self.inner.runtime.extensions
+    }
+
+    /// The download queue (always present in the server; `Option` keeps handlers honest).
     pub fn queue(&self) -> Option<&DownloadQueue> {
-        self.inner.queue.as_ref()
+        self.inner.runtime.queue.as_ref()
     }
 
     pub fn uptime(&self) -> Duration {
@@ -130,127 +126,41 @@ impl AppState {
     }
 }
 
-fn load_config(options: &AppOptions) -> Result<Config> {
-    let mut config = config_file::load_or_create(&options.data_dir)?;
-    if let Some(library) = &options.library {
-        config.library.path = library.clone();
-    }
-    if let Some(bind) = &options.bind {
-        config.server.bind = bind.clone();
-    }
-    Ok(config)
-}
-
 /// The built application: state plus the complete HTTP endpoint.
 pub struct App {
     pub state: AppState,
     endpoint: Arc<BoxEndpoint<'static, Response>>,
 }
 
-/// What the extension layer (native plugins, rhai scripts) gets to work with.
-pub struct ExtensionContext<'a> {
-    pub data_dir: &'a Path,
-    pub config: &'a Config,
-    pub registry: &'a Registry,
-    pub events: &'a CallbackManager,
-}
-
-/// ===== Extension point (plugins helper) =====
-/// Loads native plugins and rhai scripts into `ctx.registry` (after the built-ins, so they can
-/// override them) and subscribes hook scripts to `ctx.events`; returns the `before_download` hooks
-/// the queue calls. Called once by [`App::build`]. Errors of single plugins/scripts are reported by
-/// the plugin layer itself and must not stop the server.
-async fn load_extensions(ctx: &ExtensionContext<'_>) -> Arc<Extensions> {
-    Arc::new(Extensions::load(ctx.config, ctx.data_dir, ctx.registry, ctx.events).await)
-}
-
-/// Built-in providers and hosters.
-fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
-    aniworld_core::providers::register_builtin(registry, config)?;
-    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
-    Ok(())
-}
-
-/// The database `database.url` names: empty = SQLite `DATA_DIR/aniworld.db`, `sqlite:PATH` = that
-/// file. Postgres and Redis are accepted by the config schema for forward compatibility, but this
-/// build cannot use them: refuse clearly rather than silently fall back to SQLite.
-async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
-    if !config.database.redis_url.is_empty() {
-        return Err(Error::Unsupported(
-            "database.redis_url: Redis fan-out is not available in this build; leave it empty"
-                .into(),
-        ));
-    }
-    let url = config.database.url.trim();
-    if url.is_empty() {
-        return Store::open_sqlite(&data_dir.join("aniworld.db")).await;
-    }
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        let path = path.strip_prefix("//").unwrap_or(path);
-        if path.is_empty() {
-            return Err(Error::invalid(
-                "database.url",
-                "sqlite: URL without a file path",
-            ));
-        }
-        return Store::open_sqlite(Path::new(path)).await;
-    }
-    Err(Error::Unsupported(
-        "database.url: Postgres is not available in this build yet; leave it empty to use SQLite in the data dir"
-            .into(),
-    ))
-}
-
 impl App {
-    /// Opens the data dir (config, database, JWT secret), registers providers and hosters, starts
-    /// the services and assembles the routes.
+    /// Opens the data dir through the [`Runtime`] (config, database, registry, services), the
+    /// login secret, and assembles the routes. The library is indexed in the background.
     pub async fn build(options: AppOptions) -> Result<App> {
-        std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
-        let config = load_config(&options)?;
-        let store = open_store(&config, &options.data_dir).await?;
-        let purged = store
+        let runtime = Runtime::open(RuntimeOptions::server(
+            options.data_dir,
+            Overrides {
+                library: options.library,
+                bind: options.bind,
+            },
+        ))
+        .await?;
+        let purged = runtime
+            .store
             .sessions()
             .purge_expired(aniworld_core::storage::now())
             .await?;
         if purged > 0 {
             tracing::info!(sessions = purged, "forgot expired login sessions");
         }
-        let secret = load_or_create_secret(&options.data_dir)?;
-        let auth = AuthService::new(store.clone(), &secret);
-        let registry = Registry::new();
-        let events = CallbackManager::new();
-        register_builtins(&registry, &config)?;
-        let extensions = load_extensions(&ExtensionContext {
-            data_dir: &options.data_dir,
-            config: &config,
-            registry: &registry,
-            events: &events,
-        })
-        .await;
-        let hooks = extensions.download_hooks();
-        let queue = DownloadQueue::new(
-            store.clone(),
-            registry.clone(),
-            config.clone(),
-            events.clone(),
-            hooks,
-        )
-        .await?;
-        let library =
-            Arc::new(Library::open(store.clone(), registry.clone(), events.clone()).await?);
+        let secret = load_or_create_secret(&runtime.data_dir)?;
+        let auth = AuthService::new(runtime.store.clone(), &secret);
+        index_at_start(&runtime.library);
         let state = AppState {
             inner: Arc::new(StateInner {
-                options,
-                config: RwLock::new(Arc::new(config)),
+                runtime,
                 config_write: tokio::sync::Mutex::new(()),
-                store,
-                registry,
-                events,
                 auth,
-                library,
-                queue: Some(queue),
                 started: Instant::now(),
-                extensions,
             }),
         };
         let endpoint = Arc::new(routes(&state));
@@ -318,15 +228,19 @@ async fn serve_with_acceptor<A: Acceptor + 'static>(
     result
 }
 
-/// Stops background services: running downloads are interrupted with their partial files kept,
-/// and the queue carries on from them on the next start.
+/// Stops background services (see [`Runtime::shutdown`]).
 async fn shutdown_services(state: &AppState) {
-    if let Some(queue) = state.queue()
-        && let Err(e) = queue.shutdown().await
-    {
-        tracing::error!(error = %e, "the download queue did not stop cleanly");
-    }
+    state.runtime().shutdown().await;
     tracing::info!("services stopped");
+}
+
+/// The library folder is indexed at start, so an existing library shows without a rescan; a
+/// missing folder is only logged (the UI says so and the user can fix `library.path`).
+fn index_at_start(library: &Library) {
+    match library.start_scan() {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the library is not indexed at start"),
+    }
 }
 
 /// A server running in the background (tests).

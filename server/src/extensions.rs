@@ -20,23 +20,26 @@ pub struct Extensions {
 }
 
 impl Extensions {
-    /// Loads every plugin and script once, subscribes hook scripts to `events`, and watches the
-    /// scripts folder when `scripts.watch` is on.
+    /// Loads every plugin and script once and subscribes hook scripts to `events`. `create`:
+    /// create the plugins and scripts folders when missing. `watch`: reload scripts when their
+    /// files change (when `scripts.watch` is on too).
     pub async fn load(
         config: &Config,
         data_dir: &Path,
         registry: &Registry,
         events: &CallbackManager,
+        create: bool,
+        watch: bool,
     ) -> Extensions {
         let plugin_config = PluginHostConfig::from_config(config, data_dir);
-        if let Err(e) = std::fs::create_dir_all(&plugin_config.dir) {
+        if create && let Err(e) = std::fs::create_dir_all(&plugin_config.dir) {
             tracing::warn!(dir = %plugin_config.dir.display(), error = %e, "cannot create plugins dir");
         }
         let plugins = PluginHost::new(registry.clone(), plugin_config);
         plugins.reload().await;
 
         let script_config = ScriptHostConfig::from_config(config, data_dir);
-        if let Err(e) = std::fs::create_dir_all(&script_config.dir) {
+        if create && let Err(e) = std::fs::create_dir_all(&script_config.dir) {
             tracing::warn!(dir = %script_config.dir.display(), error = %e, "cannot create scripts dir");
         }
         let (scripts, scripts_error) = match ScriptHost::new(
@@ -47,7 +50,8 @@ impl Extensions {
             Ok(host) => {
                 host.reload().await;
                 host.attach(events);
-                if config.scripts.watch
+                if watch
+                    && config.scripts.watch
                     && let Err(e) = host.watch()
                 {
                     tracing::warn!(error = %e, "cannot watch the scripts folder; reload through the API");

@@ -1,7 +1,7 @@
 //! Aniworld Server: the poem + poem-openapi application, auth, WebSocket, web UI and the CLI.
 //!
-//! [`app::App::build`] assembles the whole application from a data dir; `aniworld serve` and every
-//! black-box test call it.
+//! [`runtime::Runtime`] is the one composition root (`aniworld serve` and every CLI command);
+//! [`app::App::build`] puts the HTTP application over it.
 
 pub mod api;
 pub mod app;
@@ -10,8 +10,9 @@ pub mod cli;
 pub mod config_file;
 pub mod error;
 pub mod extensions;
-pub mod library;
+pub mod runtime;
 pub mod ui;
 pub mod ws;
 
 pub use app::{App, AppOptions, AppState, RunningServer};
+pub use runtime::{Overrides, Runtime, RuntimeOptions, Storage};

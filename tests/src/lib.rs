@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, IntoEndpoint, Request};
 
+pub mod app;
 pub mod bin;
 pub mod catalogue;
 pub mod hosters;

@@ -36,7 +36,7 @@ fn plugins_dir(crates: &[&str]) -> tempfile::TempDir {
 
 mod loader {
     use super::*;
-    use aniworld_core::registry::{Registry, Source};
+    use aniworld_core::registry::{ComponentKind, ComponentStatus, Registry, Source};
     use aniworld_plugins::{PluginHost, PluginHostConfig, PluginState};
 
     fn host(dir: &Path, timeout_ms: u64) -> (PluginHost, Registry) {
@@ -71,7 +71,14 @@ mod loader {
         // The library's call function aborts the process: reaching this line proves it was never called.
         let reason = reason_of(&host, "libbroken_abi_plugin").expect("disabled");
         assert!(reason.contains("wrong ABI version"), "{reason}");
-        assert!(registry.components().is_empty());
+        assert!(registry.providers().is_empty() && registry.hosters().is_empty());
+        // The registry lists it as disabled, with the reason.
+        let rows = registry.components();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].status, ComponentStatus::Disabled);
+        assert_eq!(rows[0].kind, ComponentKind::Unknown);
+        let problem = rows[0].problem.as_ref().expect("reason");
+        assert!(problem.message.contains("wrong ABI version"), "{problem:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +98,7 @@ mod loader {
             Some("demo-key".to_owned())
         );
         let rows = registry.components();
-        assert_eq!(rows[0].origin.source, Source::Native);
+        assert_eq!(rows[0].source, Source::Native);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,42 +277,24 @@ mod fixture_provider {
 /// The real server with plugins in its `plugins.dir`.
 mod server {
     use super::*;
-    use aniworld_server::app::{App, AppOptions, RunningServer};
     use aniworld_testkit::FixtureSite;
+    use aniworld_testkit::app::{TestApp, merge};
     use serde_json::{Value, json};
 
-    const PASSWORD: &str = "plugin tests password";
-
+    /// The test kit's app with plugins in its `plugins.dir`, logged in.
     struct Running {
-        server: RunningServer,
-        _dir: tempfile::TempDir,
+        app: TestApp,
         _plugins: tempfile::TempDir,
-        http: reqwest::Client,
         token: String,
     }
 
     impl Running {
-        fn url(&self, path: &str) -> String {
-            format!("{}{path}", self.server.url())
-        }
-
         async fn get(&self, path: &str) -> reqwest::Response {
-            self.http
-                .get(self.url(path))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .expect("request")
+            self.app.get(path, &self.token).await
         }
 
         async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-            self.http
-                .post(self.url(path))
-                .bearer_auth(&self.token)
-                .json(&body)
-                .send()
-                .await
-                .expect("request")
+            self.app.post(path, &self.token, body).await
         }
 
         async fn plugins(&self) -> Vec<Value> {
@@ -317,51 +306,20 @@ mod server {
     }
 
     async fn start(plugins: tempfile::TempDir, fixture: &FixtureSite, timeout_ms: u64) -> Running {
-        let dir = tempfile::tempdir().expect("dir");
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).expect("data dir");
-        std::fs::create_dir_all(dir.path().join("library")).expect("library");
-        let config = json!({
-            "auth": { "bcrypt_cost": 4 },
-            "plugins": { "dir": plugins.path(), "call_timeout_ms": timeout_ms },
-            "scripts": { "watch": false },
-            "providers": {
-                "aniworld": { "base_url": fixture.url("aniworld") },
-                "sto": { "base_url": fixture.url("sto") },
-                "fixture": { "base_url": fixture.url("aniworld") }
-            }
-        });
-        std::fs::write(data.join("config.json"), config.to_string()).expect("config");
-        let app = App::build(AppOptions {
-            data_dir: data,
-            library: Some(dir.path().join("library")),
-            bind: None,
-        })
-        .await
-        .expect("app builds");
-        let server = app.spawn("127.0.0.1:0").await.expect("binds");
-        let http = reqwest::Client::new();
-        let url = server.url();
-        let r = http
-            .post(format!("{url}/api/auth/setup"))
-            .json(&json!({ "password": PASSWORD }))
-            .send()
-            .await
-            .expect("setup");
-        assert_eq!(r.status(), 200);
-        let r = http
-            .post(format!("{url}/api/auth/login"))
-            .json(&json!({ "password": PASSWORD }))
-            .send()
-            .await
-            .expect("login");
-        let body: Value = r.json().await.expect("login json");
-        let token = body["token"].as_str().expect("token").to_owned();
+        let mut config = aniworld_testkit::app::fixture_config(fixture);
+        merge(
+            &mut config,
+            json!({
+                "plugins": { "dir": plugins.path(), "call_timeout_ms": timeout_ms },
+                "scripts": { "watch": false },
+                "providers": { "fixture": { "base_url": fixture.url("aniworld") } }
+            }),
+        );
+        let app = TestApp::start(config).await;
+        let token = app.token().await;
         Running {
-            server,
-            _dir: dir,
+            app,
             _plugins: plugins,
-            http,
             token,
         }
     }
@@ -519,8 +477,9 @@ mod server {
         }
         // Still serving: health, and the good plugin still answers.
         let r = app
+            .app
             .http
-            .get(app.url("/health"))
+            .get(app.app.url("/health"))
             .send()
             .await
             .expect("health");
@@ -532,7 +491,7 @@ mod server {
             )
             .await;
         assert_eq!(r.status(), 200);
-        app.server.shutdown().await;
+        app.app.server.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,8 +515,9 @@ mod server {
         let fixture = FixtureSite::start().await;
         let app = start(plugins_dir(&[]), &fixture, 1_000).await;
         let r = app
+            .app
             .http
-            .get(app.url("/api/plugins"))
+            .get(app.app.url("/api/plugins"))
             .send()
             .await
             .expect("request");

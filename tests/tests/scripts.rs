@@ -2,17 +2,13 @@
 //! shipped webhook hook, `before_download` renaming and skipping through the queue, the script
 //! provider against the fixture site, and script errors in `GET /api/plugins`.
 
-#[allow(dead_code)]
-#[path = "api/support.rs"]
-mod support;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aniworld_testkit::FixtureSite;
+use aniworld_testkit::app::{TestApp, base_config};
 use serde_json::{Value, json};
-use support::{TestApp, spawn_app_with};
 
 /// A shipped script from the repository's `scripts/` folder.
 fn shipped(name: &str) -> String {
@@ -24,7 +20,7 @@ fn shipped(name: &str) -> String {
 
 /// App config: the fixture site as `aniworld`, scripts from `scripts_dir`, hosters in `hosters` order.
 fn config(site: &FixtureSite, scripts_dir: &Path, hosters: &[&str], settings: Value) -> Value {
-    let mut c = support::base_config();
+    let mut c = base_config();
     c["providers"]["aniworld"] = json!({
         "enabled": true,
         "base_url": site.url("aniworld"),
@@ -130,7 +126,7 @@ async fn script_hoster_replacing_the_builtin_one_is_used_by_a_real_download() {
     )
     .expect("write");
     let settings = json!({ "vidoza_mirror": site.url("vidoza") });
-    let app = spawn_app_with(config(&site, scripts.path(), &["Vidoza"], settings)).await;
+    let app = TestApp::start(config(&site, scripts.path(), &["Vidoza"], settings)).await;
     let token = app.token().await;
 
     let listing: Value = app
@@ -189,7 +185,7 @@ async fn webhook_hook_posts_the_event_after_a_real_download() {
     )
     .expect("write");
     let settings = json!({ "webhook_url": hook_url });
-    let app = spawn_app_with(config(&site, scripts.path(), &["VOE"], settings)).await;
+    let app = TestApp::start(config(&site, scripts.path(), &["VOE"], settings)).await;
     let token = app.token().await;
     add_series(&app, &token, "attack-on-titan").await;
     let item = download(&app, &token, "attack-on-titan", 1, 2).await;
@@ -233,7 +229,7 @@ async fn before_download_renames_and_skips_through_the_queue() {
         "fn before_download(e) {\n  if e.episode == 3 { return false; }\n  `${e.key}-${e.season}x${e.episode}.mp4`\n}\n",
     )
     .expect("write");
-    let app = spawn_app_with(config(&site, scripts.path(), &["VOE"], json!({}))).await;
+    let app = TestApp::start(config(&site, scripts.path(), &["VOE"], json!({}))).await;
     let token = app.token().await;
     add_series(&app, &token, "attack-on-titan").await;
 
@@ -271,7 +267,7 @@ async fn script_provider_searches_and_lists_the_fixture_site() {
     )
     .expect("write");
     let settings = json!({ "fixture_url": site.url("aniworld") });
-    let app = spawn_app_with(config(&site, scripts.path(), &["VOE"], settings)).await;
+    let app = TestApp::start(config(&site, scripts.path(), &["VOE"], settings)).await;
     let token = app.token().await;
     let r = app
         .post(
@@ -330,7 +326,7 @@ async fn script_errors_are_listed_with_file_and_line_and_reload_keeps_the_good_v
     let scripts = tempfile::tempdir().expect("dir");
     let file = scripts.path().join("notify.rhai");
     std::fs::write(&file, "fn on_scan_completed(e) { 1 }\n").expect("write");
-    let app = spawn_app_with(config(&site, scripts.path(), &["VOE"], json!({}))).await;
+    let app = TestApp::start(config(&site, scripts.path(), &["VOE"], json!({}))).await;
     let token = app.token().await;
     std::fs::write(&file, "fn on_scan_completed(e) {\n  let = 1;\n}\n").expect("write");
     let r = app.post("/api/plugins/reload", &token, json!({})).await;
@@ -367,7 +363,7 @@ async fn failing_hook_is_reported_over_the_websocket_and_the_add_still_succeeds(
         "fn on_series_added(e) {\n  throw `no thanks: ${e.key}`;\n}\n",
     )
     .expect("write");
-    let app = spawn_app_with(config(&site, scripts.path(), &["VOE"], json!({}))).await;
+    let app = TestApp::start(config(&site, scripts.path(), &["VOE"], json!({}))).await;
     let token = app.token().await;
     let url = format!(
         "ws://{}/ws/connect?token={token}&rooms=system",

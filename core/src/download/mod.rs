@@ -21,7 +21,6 @@ use crate::registry::Registry;
 use crate::selection::{Candidate, rank_candidates};
 
 pub mod hls;
-pub mod library;
 pub mod mp4;
 pub mod naming;
 pub mod partial;
@@ -199,16 +198,7 @@ impl DownloadEngine {
         }
         let folder = match &job.folder {
             Some(f) => naming::sanitize_part(f),
-            None => {
-                let root = root.clone();
-                let key = job.key.clone();
-                let found =
-                    tokio::task::spawn_blocking(move || library::find_series_folder(&root, &key))
-                        .await
-                        .ok()
-                        .flatten();
-                found.unwrap_or_else(|| naming::default_folder_name(&series.name, series.year))
-            }
+            None => naming::default_folder_name(&series.name, series.year),
         };
         let episode_title = streams
             .title_de
@@ -421,7 +411,7 @@ impl DownloadEngine {
 
 /// A finished file for this target under any container extension.
 fn existing_variant(base: &Path) -> Option<PathBuf> {
-    library::VIDEO_EXTENSIONS
+    crate::scanner::filename::VIDEO_EXTENSIONS
         .iter()
         .map(|ext| naming::with_container_extension(base, ext))
         .find(|p| p.is_file())

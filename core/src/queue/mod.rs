@@ -15,18 +15,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::download::{
-    DownloadEngine, EpisodeJob, EpisodeOutcome, ProgressSink, RateLimiter, library, naming, partial,
+    DownloadEngine, EpisodeJob, EpisodeOutcome, ProgressSink, RateLimiter, partial,
 };
 use crate::error::{Error, Result};
 use crate::events::{CallbackManager, DownloadHooks, DownloadProgress, Event, EventContext};
-use crate::model::Language;
+use crate::library::Library;
+use crate::model::{Language, SeriesKey};
 use crate::registry::Registry;
+use crate::scanner::LocalEpisode;
 use crate::storage::Store;
 use crate::storage::queue::{NewQueueItem, QueueRepo};
 
-mod types;
-
-pub use types::{
+pub use crate::model::queue::{
     AddOutcome, EpisodeRequest, ItemStatus, QueueItem, QueueStatus, SkipReason, SkippedEpisode,
 };
 
@@ -44,6 +44,8 @@ pub struct DownloadQueue {
 struct Inner {
     store: Store,
     registry: Registry,
+    /// Where series folders are and what they hold.
+    library: Library,
     engine: DownloadEngine,
     config: RwLock<Arc<Config>>,
     callbacks: CallbackManager,
@@ -74,6 +76,7 @@ impl DownloadQueue {
     pub async fn new(
         store: Store,
         registry: Registry,
+        library: Library,
         config: Config,
         callbacks: CallbackManager,
         hooks: Arc<dyn DownloadHooks>,
@@ -92,6 +95,7 @@ impl DownloadQueue {
             inner: Arc::new(Inner {
                 store,
                 registry,
+                library,
                 engine,
                 config: RwLock::new(Arc::new(config)),
                 callbacks,
@@ -120,10 +124,6 @@ impl DownloadQueue {
         self.inner.store.queue()
     }
 
-    fn config(&self) -> Arc<Config> {
-        self.inner.config()
-    }
-
     /// Applies a changed configuration (parallelism, rate limit, naming, preferences).
     pub async fn set_config(&self, config: Config) {
         self.inner
@@ -138,8 +138,9 @@ impl DownloadQueue {
     /// the library is not added again; the answer lists those with the reason.
     pub async fn add(&self, requests: Vec<EpisodeRequest>) -> Result<AddOutcome> {
         let repo = self.repo();
-        let config = self.config();
         let mut outcome = AddOutcome::default();
+        // Each series folder is read once per call, however many of its episodes are asked for.
+        let mut files_of: HashMap<SeriesKey, Option<Vec<LocalEpisode>>> = HashMap::new();
         for req in requests {
             let skip = |reason| SkippedEpisode {
                 key: req.key.clone(),
@@ -162,9 +163,40 @@ impl DownloadQueue {
                     .push(skip(SkipReason::AlreadyQueued { item_id: item.id }));
                 continue;
             }
-            if let Some(path) = on_disk(&config, &req).await {
+            let folder = self
+                .inner
+                .library
+                .folder_of(&req.key)
+                .or(req.folder.clone());
+            if !files_of.contains_key(&req.key) {
+                let files = self
+                    .inner
+                    .library
+                    .episodes_on_disk(&req.key, folder.as_deref())
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(key = %req.key, error = %e, "cannot tell which episodes are on disk");
+                        None
+                    });
+                files_of.insert(req.key.clone(), files);
+            }
+            let on_disk = files_of
+                .get(&req.key)
+                .and_then(Option::as_ref)
+                .and_then(|files| {
+                    files
+                        .iter()
+                        .find(|f| f.season == req.season && f.episode == req.episode)
+                });
+            if let Some(file) = on_disk {
                 outcome.skipped.push(skip(SkipReason::OnDisk {
-                    path: path.display().to_string(),
+                    path: self
+                        .inner
+                        .library
+                        .root()
+                        .join(&file.path)
+                        .display()
+                        .to_string(),
                 }));
                 continue;
             }
@@ -172,7 +204,7 @@ impl DownloadQueue {
             let new = NewQueueItem {
                 key: req.key.as_str(),
                 site: &req.site,
-                folder: req.folder.as_deref(),
+                folder: folder.as_deref(),
                 season: req.season,
                 episode: req.episode,
                 language,
@@ -463,23 +495,6 @@ impl DownloadQueue {
     }
 }
 
-/// A file of the requested episode already in the library.
-async fn on_disk(config: &Config, req: &EpisodeRequest) -> Option<PathBuf> {
-    let root = config.library.path.clone();
-    let key = req.key.clone();
-    let folder = req.folder.clone();
-    let (season, episode) = (req.season, req.episode);
-    tokio::task::spawn_blocking(move || {
-        let folder = folder
-            .map(|f| naming::sanitize_part(&f))
-            .or_else(|| library::find_series_folder(&root, &key))?;
-        library::episode_on_disk(&root.join(folder), season, episode)
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("queue state lock")
@@ -615,7 +630,7 @@ impl Inner {
             season: item.season,
             episode: item.episode,
             language: item.language,
-            folder: item.folder.clone(),
+            folder: self.library.folder_of(&item.key).or(item.folder.clone()),
         };
         let result = self
             .engine
@@ -665,6 +680,18 @@ impl Inner {
         size: u64,
     ) -> Result<()> {
         let path_str = path.display().to_string();
+        // The library knows of the new file before anyone is told the download is done.
+        let root = self.library.root();
+        let folder = path
+            .strip_prefix(&root)
+            .ok()
+            .and_then(|rel| rel.components().next())
+            .and_then(|c| c.as_os_str().to_str());
+        if let Some(folder) = folder
+            && let Err(e) = self.library.record_download(&context.key, folder).await
+        {
+            tracing::warn!(key = %context.key, error = %e, "the library does not know of the download yet");
+        }
         repo.mark_completed(id, &path_str, size).await?;
         context.path = Some(path_str);
         self.callbacks.emit(Event::DownloadCompleted {

@@ -16,11 +16,10 @@ use super::state::{
     FNV_OFFSET, ROOT_SHARD, RememberedFolder, RememberedState, SHARDS, Subdirs, assemble,
     encode_folder, encode_root, fnv1a, remembered_listing, shard_of,
 };
-use super::{LocalEpisodes, ScanReport, ScanWarning, ScannedSeries};
+use super::{FolderState, LocalEpisodes, ScanReport, ScanWarning, ScannedSeries, StateStore};
 use crate::error::{Error, Result};
 use crate::metadata::{METADATA_FILE, SeriesMetadata};
 use crate::model::SeriesKey;
-use crate::storage::Store;
 
 /// Folders modified this close to the scan start (ns) are re-read next time anyway: a change in
 /// the same clock tick as the scan would not move their modification time.
@@ -34,18 +33,6 @@ const IGNORED_FOLDERS: [&str; 2] = ["@eaDir", "#recycle"];
 
 /// Called after each series folder with (folders done, folders in total, folder name).
 pub type ProgressFn = Arc<dyn Fn(u64, u64, &str) + Send + Sync>;
-
-/// What the scanner remembers about one series folder between scans.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderState {
-    pub series: ScannedSeries,
-    pub warnings: Vec<ScanWarning>,
-    /// Subfolders walked (relative to the series folder, `/`-separated), for the fingerprint check.
-    pub subdirs: Vec<String>,
-    /// Whether the folder had a metadata file. When it had none, a rescan need not look for one:
-    /// creating it changes the folder's own modification time.
-    pub metadata_file: bool,
-}
 
 /// The result of [`LibraryScanner::scan_blocking`]: the report plus what to remember.
 #[derive(Debug, Default)]
@@ -118,46 +105,75 @@ impl LibraryScanner {
         self.canonical_root.to_string_lossy().into_owned()
     }
 
-    /// Scans with the state remembered in `store`, and remembers the new state there.
-    pub async fn scan(&self, store: &Store) -> Result<ScanReport> {
+    /// Scans against the state remembered in `state`. The caller saves [`ScanOutcome::state`]
+    /// once it has recorded the report, so a crash in between only means reading folders again.
+    pub async fn scan(&self, state: &dyn StateStore) -> Result<ScanOutcome> {
         let join_error =
             |e: tokio::task::JoinError| Error::io(&self.root, std::io::Error::other(e.to_string()));
         let library = self.library_id();
-        let repo = store.scan_state();
         // The root record comes first: the root is listed (or its remembered listing read back)
         // while the rest of the state is read.
-        let root = repo.load_shard(&library, ROOT_SHARD).await?;
+        let root = state.load(&library, ROOT_SHARD..ROOT_SHARD + 1).await?;
+        let root = root.into_iter().next().map(|(_, r)| r);
         let lister = self.clone();
         let listing = tokio::task::spawn_blocking(move || {
             let listing = lister.listing(root.as_deref());
             (listing, root)
         });
-        let mut shards = repo.load_range(&library, 0..ROOT_SHARD).await?;
+        let mut shards = state.load(&library, 0..ROOT_SHARD).await?;
         let (listing, root) = listing.await.map_err(join_error)?;
         let listing = listing?;
         shards.extend(root.map(|r| (ROOT_SHARD, r)));
         let scanner = self.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let previous = scanner.decode_state(shards);
             scanner.scan_listed(listing, &previous)
         })
         .await
-        .map_err(join_error)?;
-        store
-            .scan_state()
-            .save(&self.library_id(), &outcome.state)
-            .await?;
-        Ok(outcome.report)
+        .map_err(join_error)
     }
 
-    /// The state the last scan of this library left in `store`. Shards from another version or
+    /// The state the last scan of this library left in `state`. Shards from another version or
     /// damaged ones are left out (logged): their folders are read again, and the shards rewritten.
-    pub async fn remembered(&self, store: &Store) -> Result<RememberedState> {
-        let shards = store.scan_state().load(&self.library_id()).await?;
+    pub async fn remembered(&self, state: &dyn StateStore) -> Result<RememberedState> {
+        let shards = state.load(&self.library_id(), 0..ROOT_SHARD + 1).await?;
         let scanner = self.clone();
         tokio::task::spawn_blocking(move || scanner.decode_state(shards))
             .await
             .map_err(|e| Error::io(&self.root, std::io::Error::other(e.to_string())))
+    }
+
+    /// Reads one series folder of the library now (no remembered state): what the library holds
+    /// for a series at this moment. `Ok(None)` when there is no such folder.
+    pub fn scan_folder(&self, name: &str) -> Result<Option<(ScannedSeries, Vec<ScanWarning>)>> {
+        if !is_series_folder_name(name) {
+            return Err(Error::invalid(
+                "folder",
+                format!(
+                    "{:?} is not a series folder name",
+                    name.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+        let path = self.root.join(name);
+        let canonical = match std::fs::canonicalize(&path) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if !canonical.starts_with(&self.canonical_root) || canonical == self.canonical_root {
+            return Ok(None);
+        }
+        if !canonical.is_dir() {
+            return Ok(None);
+        }
+        match self.scan_series_folder(name, &path, &canonical, now_ns()) {
+            FolderResult::Scanned { state, .. } => Ok(Some((state.series, state.warnings))),
+            FolderResult::Unchanged {
+                series, warnings, ..
+            } => Ok(Some((series, warnings))),
+            FolderResult::Failed(w) => Err(Error::io(w.path, std::io::Error::other(w.message))),
+        }
     }
 
     fn decode_state(&self, shards: Vec<(u32, Vec<u8>)>) -> RememberedState {
@@ -308,6 +324,7 @@ impl LibraryScanner {
         }
         let mut entries: Vec<Vec<Cow<'_, [u8]>>> = vec![Vec::new(); shards];
         outcome.report.series.reserve(results.len());
+        outcome.report.reused.reserve(results.len());
         for ((name, _), (known, result)) in folders.iter().zip(results) {
             let shard = shard_of(name) as usize;
             found[shard] += usize::from(known);
@@ -321,6 +338,7 @@ impl LibraryScanner {
                     entries[shard].push(Cow::Borrowed(entry));
                     outcome.report.warnings.extend(warnings);
                     outcome.report.series.push(series);
+                    outcome.report.reused.push(true);
                 }
                 FolderResult::Scanned { state, encoded } => {
                     outcome.report.folders_rescanned += 1;
@@ -330,6 +348,7 @@ impl LibraryScanner {
                     }
                     outcome.report.warnings.extend(state.warnings);
                     outcome.report.series.push(state.series);
+                    outcome.report.reused.push(false);
                 }
                 FolderResult::Failed(w) => {
                     outcome.report.folders_rescanned += 1;
@@ -855,6 +874,62 @@ mod tests {
 
     use super::*;
 
+    /// The scan state kept in memory, as the database keeps it in the app.
+    #[derive(Default)]
+    struct MemoryState(std::sync::Mutex<std::collections::HashMap<(String, u32), Vec<u8>>>);
+
+    #[async_trait::async_trait]
+    impl StateStore for MemoryState {
+        async fn load(
+            &self,
+            library: &str,
+            shards: std::ops::Range<u32>,
+        ) -> Result<Vec<(u32, Vec<u8>)>> {
+            let map = self.0.lock().unwrap();
+            Ok(map
+                .iter()
+                .filter(|((l, s), _)| l == library && shards.contains(s))
+                .map(|((_, s), v)| (*s, v.clone()))
+                .collect())
+        }
+    }
+
+    impl MemoryState {
+        fn scan_state(&self) -> &Self {
+            self
+        }
+
+        fn save(&self, library: &str, shards: &[(u32, Vec<u8>)]) {
+            let mut map = self.0.lock().unwrap();
+            for (shard, value) in shards {
+                map.insert((library.to_owned(), *shard), value.clone());
+            }
+        }
+
+        fn load_all(&self, library: &str) -> Vec<(u32, Vec<u8>)> {
+            let map = self.0.lock().unwrap();
+            map.iter()
+                .filter(|((l, _), _)| l == library)
+                .map(|((_, s), v)| (*s, v.clone()))
+                .collect()
+        }
+
+        fn load_shard(&self, library: &str, shard: u32) -> Option<Vec<u8>> {
+            self.0
+                .lock()
+                .unwrap()
+                .get(&(library.to_owned(), shard))
+                .cloned()
+        }
+    }
+
+    /// Scans against `state` and keeps the new state there, as the library service does.
+    async fn scan_saved(scanner: &LibraryScanner, state: &MemoryState) -> ScanReport {
+        let outcome = scanner.scan(state).await.unwrap();
+        state.save(&scanner.library_id(), &outcome.state);
+        outcome.report
+    }
+
     struct Lib {
         dir: tempfile::TempDir,
     }
@@ -894,14 +969,14 @@ mod tests {
         }
 
         /// Creates `files`, ages the tree, and scans it once into a fresh database.
-        async fn remembered(&self, files: &[&str]) -> (Store, LibraryScanner, ScanReport) {
+        async fn remembered(&self, files: &[&str]) -> (MemoryState, LibraryScanner, ScanReport) {
             for f in files {
                 self.file(f);
             }
             self.age();
-            let store = Store::open_memory().await.unwrap();
+            let store = MemoryState::default();
             let scanner = self.scanner();
-            let first = scanner.scan(&store).await.unwrap();
+            let first = scan_saved(&scanner, &store).await;
             (store, scanner, first)
         }
 
@@ -1266,10 +1341,10 @@ mod tests {
         lib.file("A/Season 01/S01E01.mkv");
         lib.file("B/S01E01.mkv");
         lib.age();
-        let store = Store::open_memory().await.unwrap();
-        let first = lib.scanner().scan(&store).await.unwrap();
+        let store = MemoryState::default();
+        let first = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(first.folders_rescanned, 2);
-        let second = lib.scanner().scan(&store).await.unwrap();
+        let second = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(second.folders_unchanged, 2);
         assert_eq!(second.folders_rescanned, 0);
         assert_eq!(first.series, second.series);
@@ -1281,10 +1356,10 @@ mod tests {
         lib.file("A/Season 01/S01E01.mkv");
         lib.file("B/S01E01.mkv");
         lib.age();
-        let store = Store::open_memory().await.unwrap();
-        lib.scanner().scan(&store).await.unwrap();
+        let store = MemoryState::default();
+        scan_saved(&lib.scanner(), &store).await;
         lib.file("A/Season 01/S01E02.mkv");
-        let report = lib.scanner().scan(&store).await.unwrap();
+        let report = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(report.folders_rescanned, 1);
         assert_eq!(report.folders_unchanged, 1);
         assert_eq!(pairs(series(&report, "A")), vec![(1, 1), (1, 2)]);
@@ -1295,15 +1370,15 @@ mod tests {
         let lib = Lib::new();
         lib.meta("A", "old-key");
         lib.age();
-        let store = Store::open_memory().await.unwrap();
-        lib.scanner().scan(&store).await.unwrap();
+        let store = MemoryState::default();
+        scan_saved(&lib.scanner(), &store).await;
         // Rewrites the file without touching the folder's own mtime.
         std::fs::write(
             lib.root().join("A").join(METADATA_FILE),
             r#"{"key":"new-key","site":"sto","name":"A"}"#,
         )
         .unwrap();
-        let report = lib.scanner().scan(&store).await.unwrap();
+        let report = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(
             series(&report, "A").key.as_ref().unwrap().as_str(),
             "new-key"
@@ -1315,11 +1390,11 @@ mod tests {
         let lib = Lib::new();
         lib.file("A/S01E01.mkv");
         lib.age();
-        let store = Store::open_memory().await.unwrap();
-        let first = lib.scanner().scan(&store).await.unwrap();
+        let store = MemoryState::default();
+        let first = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(series(&first, "A").key, None);
         lib.meta("A", "a-key");
-        let report = lib.scanner().scan(&store).await.unwrap();
+        let report = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(report.folders_rescanned, 1);
         assert_eq!(series(&report, "A").key.as_ref().unwrap().as_str(), "a-key");
     }
@@ -1331,30 +1406,30 @@ mod tests {
             lib.file(&format!("{f}/S01E01.mkv"));
         }
         lib.age();
-        let store = Store::open_memory().await.unwrap();
+        let store = MemoryState::default();
         let scanner = lib.scanner();
-        let first = scanner.scan(&store).await.unwrap();
+        let first = scan_saved(&scanner, &store).await;
         let id = scanner.library_id();
         let shard = shard_of("A");
         let in_shard_a = ["A", "B", "C", "D", "E", "F"]
             .iter()
             .filter(|f| shard_of(f) == shard)
             .count() as u64;
-        let good = store.scan_state().load(&id).await.unwrap();
+        let good = store.scan_state().load_all(&id);
         let good_a = good.iter().find(|(s, _)| *s == shard).unwrap().1.clone();
         for bad in [
             b"{\"A\":\"old JSON state\"}".to_vec(),
             good_a[..good_a.len() - 3].to_vec(),
             Vec::new(),
         ] {
-            store.scan_state().save(&id, &[(shard, bad)]).await.unwrap();
-            let report = scanner.scan(&store).await.unwrap();
+            store.scan_state().save(&id, &[(shard, bad)]);
+            let report = scan_saved(&scanner, &store).await;
             // Only the damaged shard's folders are read again.
             assert_eq!(report.folders_rescanned, in_shard_a);
             assert_eq!(report.folders_unchanged, 6 - in_shard_a);
             assert_eq!(report.series, first.series);
             // The damaged shard was replaced: the next scan reuses every folder again.
-            let again = scanner.scan(&store).await.unwrap();
+            let again = scan_saved(&scanner, &store).await;
             assert_eq!(again.folders_unchanged, 6);
         }
     }
@@ -1367,9 +1442,9 @@ mod tests {
             lib.file(&format!("{n}/S01E01.mkv"));
         }
         lib.age();
-        let store = Store::open_memory().await.unwrap();
+        let store = MemoryState::default();
         let scanner = lib.scanner();
-        scanner.scan(&store).await.unwrap();
+        scan_saved(&scanner, &store).await;
         lib.file("Show 7/S01E02.mkv");
         let previous = scanner.remembered(&store).await.unwrap();
         let outcome = scanner.scan_blocking(&previous).unwrap();
@@ -1407,20 +1482,20 @@ mod tests {
         // root's back (its time set back) is not seen.
         lib.file("C/S01E01.mkv");
         hide_root_change(&lib, aged);
-        let report = scanner.scan(&store).await.unwrap();
+        let report = scan_saved(&scanner, &store).await;
         let folders: Vec<&str> = report.series.iter().map(|s| s.folder.as_str()).collect();
         assert_eq!(folders, ["A", "B"]);
         assert_eq!(report.folders_unchanged, 2);
 
         // Any real change to the root (here: a folder removed) moves its time: listed again.
         std::fs::remove_dir_all(lib.root().join("B")).unwrap();
-        let report = scanner.scan(&store).await.unwrap();
+        let report = scan_saved(&scanner, &store).await;
         let folders: Vec<&str> = report.series.iter().map(|s| s.folder.as_str()).collect();
         assert_eq!(folders, ["A", "C"]);
         assert_eq!(report.folders_rescanned, 1);
         // Changed just now, so that listing is not remembered: the next scan lists again.
         lib.file("D/S01E01.mkv");
-        let report = scanner.scan(&store).await.unwrap();
+        let report = scan_saved(&scanner, &store).await;
         assert_eq!(report.series.len(), 3);
     }
 
@@ -1432,13 +1507,13 @@ mod tests {
         #[cfg(unix)]
         std::os::unix::fs::symlink(lib.root().join("Target"), lib.root().join("Link")).unwrap();
         lib.age();
-        let store = Store::open_memory().await.unwrap();
+        let store = MemoryState::default();
         let scanner = lib.scanner();
-        let first = scanner.scan(&store).await.unwrap();
+        let first = scan_saved(&scanner, &store).await;
         let aged = std::fs::metadata(lib.root()).unwrap().modified().unwrap();
         lib.file("B/S01E01.mkv");
         hide_root_change(&lib, aged);
-        let report = scanner.scan(&store).await.unwrap();
+        let report = scan_saved(&scanner, &store).await;
         assert_eq!(report.series.len(), first.series.len() + 1);
 
         let lib = Lib::new();
@@ -1446,10 +1521,10 @@ mod tests {
         lib.file("stray S01E01.mkv");
         lib.age();
         let scanner = lib.scanner();
-        scanner.scan(&store).await.unwrap();
+        scan_saved(&scanner, &store).await;
         let aged = std::fs::metadata(lib.root()).unwrap().modified().unwrap();
         hide_root_change(&lib, aged);
-        let report = scanner.scan(&store).await.unwrap();
+        let report = scan_saved(&scanner, &store).await;
         assert!(has_warning(&report, "directly in the library root"));
     }
 
@@ -1467,21 +1542,12 @@ mod tests {
             b"not a root record".to_vec(),
         ];
         for bad in hostile {
-            store
-                .scan_state()
-                .save(&id, &[(ROOT_SHARD, bad)])
-                .await
-                .unwrap();
-            let report = scanner.scan(&store).await.unwrap();
+            store.scan_state().save(&id, &[(ROOT_SHARD, bad)]);
+            let report = scan_saved(&scanner, &store).await;
             assert_eq!(report.series, first.series);
             assert!(report.warnings.is_empty(), "{:?}", report.warnings);
             // Repaired: the stored record is a good one again.
-            let stored = store
-                .scan_state()
-                .load_shard(&id, ROOT_SHARD)
-                .await
-                .unwrap()
-                .unwrap();
+            let stored = store.scan_state().load_shard(&id, ROOT_SHARD).unwrap();
             assert_eq!(
                 remembered_listing(&stored, mtime, is_series_folder_name),
                 Ok(Some(vec!["A".to_owned(), "B".to_owned()]))
@@ -1494,9 +1560,9 @@ mod tests {
         let lib = Lib::new();
         lib.file("A/S01E01.mkv");
         lib.age();
-        let store = Store::open_memory().await.unwrap();
+        let store = MemoryState::default();
         let scanner = lib.scanner();
-        scanner.scan(&store).await.unwrap();
+        scan_saved(&scanner, &store).await;
         let previous = scanner.remembered(&store).await.unwrap();
         let outcome = scanner.scan_blocking(&previous).unwrap();
         assert_eq!(outcome.report.folders_unchanged, 1);
@@ -1507,9 +1573,9 @@ mod tests {
     async fn recently_modified_folders_are_read_again() {
         let lib = Lib::new();
         lib.file("A/S01E01.mkv");
-        let store = Store::open_memory().await.unwrap();
-        lib.scanner().scan(&store).await.unwrap();
-        let report = lib.scanner().scan(&store).await.unwrap();
+        let store = MemoryState::default();
+        scan_saved(&lib.scanner(), &store).await;
+        let report = scan_saved(&lib.scanner(), &store).await;
         assert_eq!(report.folders_rescanned, 1);
     }
 
@@ -1518,7 +1584,7 @@ mod tests {
         let lib = Lib::new();
         let (store, scanner, _) = lib.remembered(&["A/S01E01.mkv", "B/S01E01.mkv"]).await;
         std::fs::remove_dir_all(lib.root().join("B")).unwrap();
-        let report = scanner.scan(&store).await.unwrap();
+        let report = scan_saved(&scanner, &store).await;
         assert_eq!(report.series.len(), 1);
         let remembered = scanner.remembered(&store).await.unwrap();
         assert_eq!(remembered.folders().collect::<Vec<_>>(), vec!["A"]);

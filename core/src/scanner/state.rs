@@ -39,8 +39,7 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use super::episodes::CodedEpisodes;
-use super::library::FolderState;
-use super::{ScanWarning, ScannedSeries};
+use super::{FolderState, ScanWarning, ScannedSeries};
 use crate::model::SeriesKey;
 
 const MAGIC: &[u8] = b"AWSCAN";

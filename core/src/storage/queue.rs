@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use super::{Store, now};
 use crate::error::{Error, Result};
-use crate::queue::{ItemStatus, QueueItem};
+use crate::model::queue::{ItemStatus, QueueItem};
 
 /// Statuses that hold an episode's single live queue slot.
 const LIVE: &str = "('pending','downloading','paused')";

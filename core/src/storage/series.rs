@@ -1,13 +1,10 @@
-//! Series and their on-disk episodes (`series`, `episodes`).
+//! Series in the library (`series`): identity, folder and the episodes on disk.
 
-use std::collections::BTreeSet;
-
-use sqlx::SqlitePool;
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::{Store, now};
 use crate::error::{Error, Result};
-use crate::model::SeriesKey;
-use crate::scanner::ScannedSeries;
+use crate::model::{EpisodeSet, SeriesKey, decode_episodes, encode_episodes};
 
 /// A live (not deleted) series row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +17,8 @@ pub struct SeriesRecord {
     pub year: Option<i32>,
     pub description: Option<String>,
     pub cover: Option<String>,
+    /// The episodes on disk when the folder was last read.
+    pub episodes: EpisodeSet,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -34,6 +33,7 @@ struct SeriesRow {
     year: Option<i32>,
     description: Option<String>,
     cover: Option<String>,
+    episodes: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -41,6 +41,11 @@ struct SeriesRow {
 impl TryFrom<SeriesRow> for SeriesRecord {
     type Error = Error;
     fn try_from(r: SeriesRow) -> Result<Self> {
+        let episodes = decode_episodes(&r.episodes).unwrap_or_else(|e| {
+            // Derived from disk: the next read of the folder writes it again.
+            tracing::warn!(key = %r.key, error = %e, "stored episode list unreadable");
+            EpisodeSet::new()
+        });
         Ok(SeriesRecord {
             id: r.id,
             key: SeriesKey::parse(&r.key)?,
@@ -50,25 +55,29 @@ impl TryFrom<SeriesRow> for SeriesRecord {
             year: r.year,
             description: r.description,
             cover: r.cover,
+            episodes,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-/// An episode file on disk, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct EpisodeRecord {
-    pub id: i64,
-    pub series_id: i64,
-    pub season: i64,
-    pub episode: i64,
-    pub path: String,
-    pub size: Option<i64>,
+/// What a scan (or an add) knows of a series: written as it is, over the live row of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesUpsert {
+    pub key: SeriesKey,
+    pub site: String,
+    pub name: String,
+    pub folder: String,
+    pub year: Option<i32>,
+    pub episodes: EpisodeSet,
 }
 
 const SERIES_COLUMNS: &str =
-    "id, key, site, name, folder, year, description, cover, created_at, updated_at";
+    "id, key, site, name, folder, year, description, cover, episodes, created_at, updated_at";
+
+/// Rows per multi-row statement (SQLite allows 32,766 bound values).
+const BATCH: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct SeriesRepo {
@@ -84,78 +93,52 @@ impl Store {
 }
 
 impl SeriesRepo {
-    /// Records a scanned series and exactly the episode files it has now (files no longer there
-    /// are soft-deleted). Unmatched folders (no key) are not stored: `Ok(None)`.
-    pub async fn upsert_scanned(&self, scanned: &ScannedSeries) -> Result<Option<SeriesRecord>> {
-        let (Some(key), Some(site)) = (&scanned.key, &scanned.site) else {
-            return Ok(None);
-        };
+    /// Writes `upserts` and soft-deletes the series of `removed`, all in one transaction, a few
+    /// hundred rows per statement.
+    pub async fn apply(&self, upserts: &[SeriesUpsert], removed: &[SeriesKey]) -> Result<()> {
+        if upserts.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
         let ts = now();
         let mut tx = self.pool.begin().await?;
-        let existing: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM series WHERE key = ? AND deleted_at IS NULL")
-                .bind(key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let id = match existing {
-            Some((id,)) => {
-                sqlx::query(
-                    "UPDATE series SET site = ?, name = ?, folder = ?, year = ?, updated_at = ?
-                     WHERE id = ?",
-                )
-                .bind(site)
-                .bind(&scanned.name)
-                .bind(&scanned.folder)
-                .bind(scanned.year)
-                .bind(ts)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                id
+        for chunk in removed.chunks(BATCH) {
+            let mut q: QueryBuilder<'_, Sqlite> =
+                QueryBuilder::new("UPDATE series SET deleted_at = ");
+            q.push_bind(ts)
+                .push(", updated_at = ")
+                .push_bind(ts)
+                .push(" WHERE deleted_at IS NULL AND key IN (");
+            let mut keys = q.separated(", ");
+            for key in chunk {
+                keys.push_bind(key.as_str());
             }
-            None => {
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO series (key, site, name, folder, year, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(key.as_str())
-                .bind(site)
-                .bind(&scanned.name)
-                .bind(&scanned.folder)
-                .bind(scanned.year)
-                .bind(ts)
-                .bind(ts)
-                .fetch_one(&mut *tx)
-                .await?;
-                id
-            }
-        };
-        sqlx::query(
-            "UPDATE episodes SET deleted_at = ?, updated_at = ? WHERE series_id = ? AND deleted_at IS NULL",
-        )
-        .bind(ts)
-        .bind(ts)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        for e in &scanned.episodes {
-            sqlx::query(
-                "INSERT INTO episodes (series_id, season, episode, path, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (series_id, season, episode, path)
-                 DO UPDATE SET deleted_at = NULL, updated_at = excluded.updated_at",
-            )
-            .bind(id)
-            .bind(i64::from(e.season))
-            .bind(i64::from(e.episode))
-            .bind(e.path)
-            .bind(ts)
-            .bind(ts)
-            .execute(&mut *tx)
-            .await?;
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in upserts.chunks(BATCH) {
+            let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+                "INSERT INTO series (key, site, name, folder, year, episodes, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, s| {
+                row.push_bind(s.key.as_str())
+                    .push_bind(s.site.as_str())
+                    .push_bind(s.name.as_str())
+                    .push_bind(s.folder.as_str())
+                    .push_bind(s.year)
+                    .push_bind(encode_episodes(&s.episodes))
+                    .push_bind(ts)
+                    .push_bind(ts);
+            });
+            q.push(
+                " ON CONFLICT (key) WHERE deleted_at IS NULL DO UPDATE SET
+                   site = excluded.site, name = excluded.name, folder = excluded.folder,
+                   year = excluded.year, episodes = excluded.episodes,
+                   updated_at = excluded.updated_at",
+            );
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.get_by_key(key).await
+        Ok(())
     }
 
     /// Live series, by name.
@@ -208,161 +191,73 @@ impl SeriesRepo {
         .await?;
         Ok(done.rows_affected() > 0)
     }
-
-    /// Live episode files of a series, in (season, episode, path) order.
-    pub async fn episodes(&self, series_id: i64) -> Result<Vec<EpisodeRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT id, series_id, season, episode, path, size FROM episodes
-             WHERE series_id = ? AND deleted_at IS NULL ORDER BY season, episode, path",
-        )
-        .bind(series_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// The (season, episode) pairs on disk for a series key.
-    pub async fn episodes_on_disk(&self, key: &SeriesKey) -> Result<BTreeSet<(u32, u32)>> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT e.season, e.episode FROM episodes e JOIN series s ON s.id = e.series_id
-             WHERE s.key = ? AND s.deleted_at IS NULL AND e.deleted_at IS NULL",
-        )
-        .bind(key.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(s, e)| Some((u32::try_from(s).ok()?, u32::try_from(e).ok()?)))
-            .collect())
-    }
-
-    /// Soft-deletes a series and its episodes; `false` when there was no live series with that key.
-    pub async fn soft_delete(&self, key: &SeriesKey) -> Result<bool> {
-        let ts = now();
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM series WHERE key = ? AND deleted_at IS NULL")
-                .bind(key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((id,)) = existing else {
-            return Ok(false);
-        };
-        sqlx::query("UPDATE series SET deleted_at = ?, updated_at = ? WHERE id = ?")
-            .bind(ts)
-            .bind(ts)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE episodes SET deleted_at = ?, updated_at = ? WHERE series_id = ? AND deleted_at IS NULL",
-        )
-        .bind(ts)
-        .bind(ts)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scanner::LocalEpisode;
 
-    fn scanned(key: &str, folder: &str, eps: &[(u32, u32)]) -> ScannedSeries {
-        ScannedSeries {
-            key: Some(SeriesKey::parse(key).unwrap()),
-            site: Some("aniworld".into()),
-            folder: folder.into(),
+    fn upsert(key: &str, folder: &str, eps: &[(u32, u32)]) -> SeriesUpsert {
+        SeriesUpsert {
+            key: SeriesKey::parse(key).unwrap(),
+            site: "aniworld".into(),
             name: folder.into(),
+            folder: folder.into(),
             year: Some(2013),
-            episodes: eps
-                .iter()
-                .map(|&(season, episode)| LocalEpisode {
-                    season,
-                    episode,
-                    path: format!("{folder}/S{season:02}E{episode:02}.mkv"),
-                })
-                .collect(),
-            unparsed: vec![],
-            suggested_key: None,
+            episodes: eps.iter().copied().collect(),
         }
     }
 
     #[tokio::test]
-    async fn upsert_then_get_by_key_and_folder() {
+    async fn apply_inserts_then_updates_the_live_row() {
         let store = Store::open_memory().await.unwrap();
         let repo = store.series();
-        let rec = repo
-            .upsert_scanned(&scanned("aot", "Attack on Titan", &[(1, 1), (1, 2)]))
+        repo.apply(&[upsert("aot", "AoT", &[(1, 1), (1, 2)])], &[])
             .await
-            .unwrap()
             .unwrap();
-        assert_eq!(rec.folder, "Attack on Titan");
-        assert_eq!(rec.year, Some(2013));
-        let by_folder = repo
-            .get_by_folder("Attack on Titan")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(by_folder.id, rec.id);
         let key = SeriesKey::parse("aot").unwrap();
-        assert_eq!(
-            repo.episodes_on_disk(&key).await.unwrap(),
-            [(1, 1), (1, 2)].into()
-        );
-    }
-
-    #[tokio::test]
-    async fn rescan_replaces_episode_set_and_keeps_the_row() {
-        let store = Store::open_memory().await.unwrap();
-        let repo = store.series();
-        let first = repo
-            .upsert_scanned(&scanned("aot", "AoT", &[(1, 1), (1, 2)]))
+        let first = repo.get_by_key(&key).await.unwrap().unwrap();
+        assert_eq!(first.episodes, [(1, 1), (1, 2)].into());
+        repo.apply(&[upsert("aot", "AoT (2013)", &[(1, 2), (1, 3)])], &[])
             .await
-            .unwrap()
             .unwrap();
-        let second = repo
-            .upsert_scanned(&scanned("aot", "AoT (2013)", &[(1, 2), (1, 3)]))
-            .await
-            .unwrap()
-            .unwrap();
+        let second = repo.get_by_key(&key).await.unwrap().unwrap();
         assert_eq!(first.id, second.id);
         assert_eq!(second.folder, "AoT (2013)");
-        let key = SeriesKey::parse("aot").unwrap();
-        assert_eq!(
-            repo.episodes_on_disk(&key).await.unwrap(),
-            [(1, 2), (1, 3)].into()
-        );
-        assert_eq!(repo.episodes(first.id).await.unwrap().len(), 2);
+        assert_eq!(second.episodes, [(1, 2), (1, 3)].into());
+        let by_folder = repo.get_by_folder("AoT (2013)").await.unwrap().unwrap();
+        assert_eq!(by_folder.id, first.id);
     }
 
     #[tokio::test]
-    async fn unmatched_folders_are_not_stored() {
-        let store = Store::open_memory().await.unwrap();
-        let mut s = scanned("x", "X", &[]);
-        s.key = None;
-        assert!(store.series().upsert_scanned(&s).await.unwrap().is_none());
-        assert!(store.series().list().await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn soft_delete_hides_and_allows_re_adding() {
+    async fn many_rows_go_in_batches_in_one_transaction() {
         let store = Store::open_memory().await.unwrap();
         let repo = store.series();
-        repo.upsert_scanned(&scanned("b-key", "B", &[(1, 1)]))
-            .await
-            .unwrap();
-        repo.upsert_scanned(&scanned("a-key", "A", &[]))
-            .await
-            .unwrap();
+        let rows: Vec<SeriesUpsert> = (0..1234)
+            .map(|i| upsert(&format!("s{i}"), &format!("Folder {i}"), &[(1, i)]))
+            .collect();
+        repo.apply(&rows, &[]).await.unwrap();
+        assert_eq!(repo.list().await.unwrap().len(), 1234);
+        let gone: Vec<SeriesKey> = (0..600)
+            .map(|i| SeriesKey::parse(&format!("s{i}")).unwrap())
+            .collect();
+        repo.apply(&[], &gone).await.unwrap();
+        assert_eq!(repo.list().await.unwrap().len(), 634);
+    }
+
+    #[tokio::test]
+    async fn removed_series_are_hidden_and_can_come_back() {
+        let store = Store::open_memory().await.unwrap();
+        let repo = store.series();
+        repo.apply(
+            &[upsert("b-key", "B", &[(1, 1)]), upsert("a-key", "A", &[])],
+            &[],
+        )
+        .await
+        .unwrap();
         let key = SeriesKey::parse("b-key").unwrap();
-        assert!(repo.soft_delete(&key).await.unwrap());
-        assert!(!repo.soft_delete(&key).await.unwrap());
+        repo.apply(&[], std::slice::from_ref(&key)).await.unwrap();
         assert!(repo.get_by_key(&key).await.unwrap().is_none());
-        assert!(repo.episodes_on_disk(&key).await.unwrap().is_empty());
         let names: Vec<_> = repo
             .list()
             .await
@@ -371,20 +266,17 @@ mod tests {
             .map(|s| s.name)
             .collect();
         assert_eq!(names, vec!["A"]);
-        let again = repo
-            .upsert_scanned(&scanned("b-key", "B", &[(1, 1)]))
+        repo.apply(&[upsert("b-key", "B", &[(1, 1)])], &[])
             .await
             .unwrap();
-        assert!(again.is_some());
+        assert!(repo.get_by_key(&key).await.unwrap().is_some());
     }
 
     #[tokio::test]
     async fn details_are_stored() {
         let store = Store::open_memory().await.unwrap();
         let repo = store.series();
-        repo.upsert_scanned(&scanned("a-key", "A", &[]))
-            .await
-            .unwrap();
+        repo.apply(&[upsert("a-key", "A", &[])], &[]).await.unwrap();
         let key = SeriesKey::parse("a-key").unwrap();
         assert!(repo.set_details(&key, Some("About A"), None).await.unwrap());
         let rec = repo.get_by_key(&key).await.unwrap().unwrap();

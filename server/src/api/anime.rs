@@ -1,7 +1,9 @@
 //! `/api/anime`: the library with missing episodes, details, provider search, adding series, rescans.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use aniworld_core::library::{ListQuery, Missing, ProviderDataState, SeriesEntry, SortBy};
 use aniworld_core::model::SeriesKey;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -11,7 +13,6 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::library::{ListQuery, MissingState, SeriesEntry, SortBy, series_link};
 
 const MAX_PER_PAGE: u32 = 500;
 
@@ -111,8 +112,37 @@ pub struct AnimeDetail {
     /// Not on disk, by season.
     pub missing: Vec<MissingSeason>,
     pub missing_episodes: Option<u64>,
-    /// Why the provider's data is absent, when it is.
+    /// How current `seasons` and `missing` are; fresh data arrives as a `series_updated` event.
+    pub provider_state: ProviderState,
+    /// When the provider last answered (unix seconds); null = never.
+    pub checked_at: Option<i64>,
+    /// Why the provider's data is absent or old, when the last ask failed.
     pub provider_error: Option<String>,
+}
+
+/// How current a series page's provider data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ProviderState {
+    /// Asked within `cache.series_ttl`.
+    Fresh,
+    /// Older than the TTL; a refresh is on its way.
+    Stale,
+    /// Never answered yet; a request is on its way.
+    Pending,
+    /// The last ask failed (`provider_error` says why); older data may be shown.
+    Failed,
+}
+
+impl From<ProviderDataState> for ProviderState {
+    fn from(s: ProviderDataState) -> Self {
+        match s {
+            ProviderDataState::Fresh => ProviderState::Fresh,
+            ProviderDataState::Stale => ProviderState::Stale,
+            ProviderDataState::Pending => ProviderState::Pending,
+            ProviderDataState::Failed => ProviderState::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -164,51 +194,60 @@ pub enum RescanResponse {
     Accepted(Json<ScanAccepted>),
 }
 
-fn missing_counts(m: Option<&MissingState>) -> (Option<u64>, Option<u64>) {
-    match m {
-        Some(m) => (
-            Some(m.missing.regular_count() as u64),
-            Some(m.missing.specials.len() as u64),
-        ),
-        None => (None, None),
+/// How long a series page waits for its provider before it answers with what it has.
+const DETAIL_WAIT: Duration = Duration::from_millis(1500);
+
+/// The provider page of a series, when the site's URL scheme is known.
+fn series_link(base_url: Option<&str>, site: &str, key: &SeriesKey) -> Option<String> {
+    let base = base_url?.trim_end_matches('/');
+    match site {
+        "aniworld" => Some(format!("{base}/anime/stream/{key}")),
+        "sto" => Some(format!("{base}/serie/{key}")),
+        _ => None,
     }
 }
 
-fn summary(state: &AppState, e: &SeriesEntry, m: Option<&MissingState>) -> AnimeSummary {
+fn link_of(state: &AppState, site: &str, key: &SeriesKey) -> Option<String> {
     let config = state.config();
-    let base = config.providers.get(&e.site).map(|p| p.base_url.as_str());
-    let (missing_episodes, missing_specials) = missing_counts(m);
-    let missing = m
-        .map(|m| {
-            let mut seasons: Vec<MissingSeason> = m
-                .missing
-                .seasons
-                .iter()
-                .filter(|(_, episodes)| !episodes.is_empty())
-                .map(|(season, episodes)| MissingSeason {
-                    season: *season,
-                    episodes: episodes.clone(),
-                })
-                .collect();
-            if !m.missing.specials.is_empty() {
-                seasons.push(MissingSeason {
-                    season: 0,
-                    episodes: m.missing.specials.clone(),
-                });
-            }
-            seasons
+    let base = config.providers.get(site).map(|p| p.base_url.as_str());
+    series_link(base, site, key)
+}
+
+/// Missing episodes by season: regular seasons in order, then season 0 (movies/specials).
+fn missing_seasons(m: &Missing) -> Vec<MissingSeason> {
+    let Some(missing) = &m.episodes else {
+        return Vec::new();
+    };
+    let mut seasons: Vec<MissingSeason> = missing
+        .seasons
+        .iter()
+        .filter(|(_, episodes)| !episodes.is_empty())
+        .map(|(season, episodes)| MissingSeason {
+            season: *season,
+            episodes: episodes.clone(),
         })
-        .unwrap_or_default();
+        .collect();
+    if !missing.specials.is_empty() {
+        seasons.push(MissingSeason {
+            season: 0,
+            episodes: missing.specials.clone(),
+        });
+    }
+    seasons
+}
+
+fn summary(state: &AppState, e: &SeriesEntry) -> AnimeSummary {
+    let missing = e.missing.episodes.as_ref();
     AnimeSummary {
         key: e.key.to_string(),
         name: e.name.clone(),
         site: e.site.clone(),
         folder: e.folder.clone(),
         year: e.year,
-        missing_episodes,
-        missing_specials,
-        missing,
-        link: series_link(base, &e.site, &e.key),
+        missing_episodes: missing.map(|m| m.regular_count() as u64),
+        missing_specials: missing.map(|m| m.specials.len() as u64),
+        missing: missing_seasons(&e.missing),
+        link: link_of(state, &e.site, &e.key),
     }
 }
 
@@ -264,18 +303,17 @@ impl AnimeApi {
         };
         let (items, total) = state.library().list(&query);
         Ok(Json(AnimeList {
-            items: items
-                .iter()
-                .map(|(e, m)| summary(&state, e, m.as_ref()))
-                .collect(),
+            items: items.iter().map(|e| summary(&state, e)).collect(),
             total: total as u64,
             page,
             per_page,
         }))
     }
 
-    /// One series by key, or by folder name when no series has that key. Includes the provider's
-    /// seasons and what is missing (the provider is asked; if it fails, `provider_error` says why).
+    /// One series by key, or by folder name when no series has that key: the episode files on
+    /// disk now, and the provider's seasons and what is missing. Answers within about two
+    /// seconds whatever the provider does: with the cached data and `provider_state` saying how
+    /// current it is; fresh data then arrives as a `series_updated` event.
     #[oai(path = "/:id", method = "get", operation_id = "anime_get")]
     async fn get(
         &self,
@@ -284,39 +322,16 @@ impl AnimeApi {
         /// Series key or folder name.
         id: Path<String>,
     ) -> ApiResult<Json<AnimeDetail>> {
-        let library = state.library();
-        let record = library.find(&id.0).await?.ok_or_else(|| {
+        let entry = state.library().find(&id.0).ok_or_else(|| {
             ApiError::not_found(format!(
                 "no series with key or folder {:?}",
                 truncate(&id.0)
             ))
         })?;
-        let files = state.store().series().episodes(record.id).await?;
-        let on_disk: std::collections::BTreeSet<(u32, u32)> = files
-            .iter()
-            .filter_map(|f| {
-                Some((
-                    u32::try_from(f.season).ok()?,
-                    u32::try_from(f.episode).ok()?,
-                ))
-            })
-            .collect();
-        let (info, provider_error) = match library.refresh_missing(&record.key, &record.site).await
-        {
-            Ok(info) => (Some(info), None),
-            Err(e) => {
-                tracing::info!(key = %record.key, error = %e, "provider info unavailable for detail");
-                (None, Some(e.to_string()))
-            }
-        };
-        let missing_state = library.missing_of(&record.key);
-        let mut missing_by_season: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        if let Some(m) = &missing_state {
-            for (s, e) in m.missing.pairs() {
-                missing_by_season.entry(s).or_default().push(e);
-            }
-        }
-        let seasons = info
+        let detail = state.library().detail(&entry.key, DETAIL_WAIT).await?;
+        let on_disk = &detail.entry.on_disk;
+        let seasons = detail
+            .info
             .as_ref()
             .map(|i| {
                 i.seasons
@@ -338,34 +353,29 @@ impl AnimeApi {
                     .collect()
             })
             .unwrap_or_default();
-        let config = state.config();
-        let base = config
-            .providers
-            .get(&record.site)
-            .map(|p| p.base_url.as_str());
+        let mut missing_by_season: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        if let Some(m) = &detail.entry.missing.episodes {
+            for (s, e) in m.pairs() {
+                missing_by_season.entry(s).or_default().push(e);
+            }
+        }
+        let e = &detail.entry;
         Ok(Json(AnimeDetail {
-            link: series_link(base, &record.site, &record.key),
-            key: record.key.to_string(),
-            title: record.name.clone(),
-            site: record.site.clone(),
-            folder: record.folder.clone(),
-            year: record.year,
-            description: info
-                .as_ref()
-                .and_then(|i| i.description.clone())
-                .or(record.description.clone()),
-            cover: info
-                .as_ref()
-                .and_then(|i| i.cover.clone())
-                .or(record.cover.clone()),
-            episodes: files
+            link: link_of(&state, &e.site, &e.key),
+            key: e.key.to_string(),
+            title: e.name.clone(),
+            site: e.site.clone(),
+            folder: e.folder.clone(),
+            year: e.year,
+            description: detail.description.clone(),
+            cover: detail.cover.clone(),
+            episodes: detail
+                .files
                 .iter()
-                .filter_map(|f| {
-                    Some(LocalEpisodeFile {
-                        season: u32::try_from(f.season).ok()?,
-                        episode: u32::try_from(f.episode).ok()?,
-                        path: f.path.clone(),
-                    })
+                .map(|f| LocalEpisodeFile {
+                    season: f.season,
+                    episode: f.episode,
+                    path: f.path.clone(),
                 })
                 .collect(),
             seasons,
@@ -373,8 +383,14 @@ impl AnimeApi {
                 .into_iter()
                 .map(|(season, episodes)| MissingSeason { season, episodes })
                 .collect(),
-            missing_episodes: missing_counts(missing_state.as_ref()).0,
-            provider_error,
+            missing_episodes: e
+                .missing
+                .episodes
+                .as_ref()
+                .map(|m| m.regular_count() as u64),
+            provider_state: detail.provider_state.into(),
+            checked_at: detail.checked_at,
+            provider_error: detail.failure.map(|f| f.message),
         }))
     }
 
@@ -386,45 +402,24 @@ impl AnimeApi {
         state: Data<&AppState>,
         body: Json<SearchRequest>,
     ) -> ApiResult<Json<Vec<SearchHit>>> {
-        let query = body.0.query.trim().to_owned();
-        if query.is_empty() || query.chars().count() > 200 {
-            return Err(ApiError::invalid("query", "must have 1 to 200 characters"));
-        }
-        let providers = match body.0.site.as_deref() {
-            Some(site) => vec![state.registry().provider(site)?],
-            None => state.registry().providers(),
-        };
-        if providers.is_empty() {
-            return Err(ApiError::unavailable("no provider is registered"));
-        }
-        let results = futures::future::join_all(providers.iter().map(|p| p.search(&query))).await;
-        let mut hits = Vec::new();
-        let mut first_error = None;
-        let mut any_ok = false;
-        for result in results {
-            match result {
-                Ok(found) => {
-                    any_ok = true;
-                    hits.extend(found.into_iter().map(|r| SearchHit {
-                        key: r.key.to_string(),
-                        site: r.site,
-                        name: r.name,
-                        year: r.year,
-                        description: r.description,
-                        cover: r.cover,
-                        link: r.link,
-                    }));
-                }
-                Err(e) => {
-                    tracing::info!(error = %e, "a provider search failed");
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match (any_ok, first_error) {
-            (false, Some(e)) => Err(e.into()),
-            _ => Ok(Json(hits)),
-        }
+        let outcome =
+            aniworld_core::search::search(state.registry(), &body.0.query, body.0.site.as_deref())
+                .await?;
+        Ok(Json(
+            outcome
+                .hits
+                .into_iter()
+                .map(|r| SearchHit {
+                    key: r.key.to_string(),
+                    site: r.site,
+                    name: r.name,
+                    year: r.year,
+                    description: r.description,
+                    cover: r.cover,
+                    link: r.link,
+                })
+                .collect(),
+        ))
     }
 
     /// Adds a series from a provider link or URL: creates its folder and `.aniworld.json` in the
@@ -436,33 +431,18 @@ impl AnimeApi {
         state: Data<&AppState>,
         body: Json<AddRequest>,
     ) -> ApiResult<AddResponse> {
-        let root = state.config().library.path.clone();
-        let record = state
-            .library()
-            .add(&root, &body.0.link, body.0.site.as_deref())
-            .await?;
-        let key: SeriesKey = record.key.clone();
         let entry = state
             .library()
-            .entries()
-            .iter()
-            .find(|e| e.key == key)
-            .cloned()
-            .ok_or_else(|| ApiError::internal("added series missing from the index"))?;
-        let missing = state.library().missing_of(&key);
-        Ok(AddResponse::Created(Json(summary(
-            &state,
-            &entry,
-            missing.as_ref(),
-        ))))
+            .add(&body.0.link, body.0.site.as_deref())
+            .await?;
+        Ok(AddResponse::Created(Json(summary(&state, &entry))))
     }
 
     /// Rescans the library folder in the background. Progress arrives on the WebSocket room
     /// `scan_progress`; while a scan runs, another call returns the running scan's id.
     #[oai(path = "/rescan", method = "post", operation_id = "anime_rescan")]
     async fn rescan(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<RescanResponse> {
-        let root = state.config().library.path.clone();
-        let (scan_id, started) = state.library().start_scan(root)?;
+        let (scan_id, started) = state.library().start_scan()?;
         Ok(RescanResponse::Accepted(Json(ScanAccepted {
             scan_id,
             started,

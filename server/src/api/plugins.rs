@@ -1,18 +1,14 @@
 //! `/api/plugins`: what is loaded (built-in, native, script providers/hosters and hook scripts),
 //! with version, source and status or error; and reloading plugins and scripts.
 
-use std::collections::BTreeMap;
-
-use aniworld_core::registry::{ComponentKind, Source};
-use aniworld_plugins::{PluginState, PluginStatus};
-use aniworld_scripts::ScriptStatus;
+use aniworld_core::registry::{ComponentKind, ComponentStatus, Source};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -81,6 +77,7 @@ fn kind_of(k: ComponentKind) -> PluginKind {
         ComponentKind::Provider => PluginKind::Provider,
         ComponentKind::Hoster => PluginKind::Hoster,
         ComponentKind::Hook => PluginKind::Hook,
+        ComponentKind::Unknown => PluginKind::Unknown,
     }
 }
 
@@ -92,118 +89,40 @@ fn source_of(s: Source) -> PluginSource {
     }
 }
 
-fn kind_named(k: &str) -> PluginKind {
-    match k {
-        "provider" => PluginKind::Provider,
-        "hoster" => PluginKind::Hoster,
-        "hooks" => PluginKind::Hook,
-        _ => PluginKind::Unknown,
+fn status_of(s: ComponentStatus) -> PluginStatusKind {
+    match s {
+        ComponentStatus::Active => PluginStatusKind::Active,
+        ComponentStatus::Overridden => PluginStatusKind::Overridden,
+        ComponentStatus::Disabled => PluginStatusKind::Disabled,
+        ComponentStatus::Error => PluginStatusKind::Error,
     }
 }
 
-/// Registry rows first (everything usable), then what the registry cannot show: disabled native
-/// plugins, hook scripts and scripts without a good version.
-fn listing(
-    state: &AppState,
-    natives: &[PluginStatus],
-    scripts: &[ScriptStatus],
-) -> Vec<PluginEntry> {
-    let native_by_path: BTreeMap<&str, &PluginStatus> =
-        natives.iter().map(|p| (p.path.as_str(), p)).collect();
-    let script_by_path: BTreeMap<&str, &ScriptStatus> =
-        scripts.iter().map(|s| (s.path.as_str(), s)).collect();
-    let mut items = Vec::new();
-    for c in state.registry().components() {
-        let path = c.origin.path.clone();
-        let native = path.as_deref().and_then(|p| native_by_path.get(p));
-        let script = path.as_deref().and_then(|p| script_by_path.get(p));
-        let name = native
-            .map(|n| n.name.clone())
-            .or_else(|| script.map(|s| s.name.clone()))
-            .unwrap_or_else(|| c.id.clone());
-        let problem = script.and_then(|s| s.error.clone());
-        items.push(PluginEntry {
-            id: c.id.clone(),
-            name,
-            kind: kind_of(c.kind),
-            source: source_of(c.origin.source),
-            version: c.origin.version.clone(),
-            path,
-            status: if c.active {
-                PluginStatusKind::Active
-            } else {
-                PluginStatusKind::Overridden
-            },
-            error: problem.as_ref().map(|p| p.message.clone()),
-            line: problem.and_then(|p| p.line).map(|l| l as u64),
-            hooks: script.map(|s| s.hooks.clone()).unwrap_or_default(),
-        });
-    }
-    for p in natives {
-        let PluginState::Disabled { reason } = &p.state else {
-            continue;
-        };
-        let kinds: Vec<PluginKind> = if p.kinds.is_empty() {
-            vec![PluginKind::Unknown]
-        } else {
-            p.kinds.iter().map(|k| kind_named(k)).collect()
-        };
-        for kind in kinds {
-            items.push(PluginEntry {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                kind,
-                source: PluginSource::Native,
-                version: p.version.clone(),
-                path: Some(p.path.clone()),
-                status: PluginStatusKind::Disabled,
-                error: Some(reason.clone()),
-                line: None,
-                hooks: Vec::new(),
-            });
-        }
-    }
-    for s in scripts {
-        let hook_script = s.kind == "hooks";
-        if s.active && !hook_script {
-            continue; // listed from the registry above
-        }
-        items.push(PluginEntry {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            kind: kind_named(&s.kind),
-            source: PluginSource::Script,
-            version: s.version.clone(),
-            path: Some(s.path.clone()),
-            status: if s.active {
-                PluginStatusKind::Active
-            } else {
-                PluginStatusKind::Error
-            },
-            error: s.error.as_ref().map(|e| e.message.clone()),
-            line: s.error.as_ref().and_then(|e| e.line).map(|l| l as u64),
-            hooks: s.hooks.clone(),
-        });
-    }
-    items
-}
-
-fn list(state: &AppState, natives: &[PluginStatus], scripts: &[ScriptStatus]) -> PluginList {
+/// The registry's listing, as the API shows it.
+fn list(state: &AppState) -> PluginList {
     let ext = state.extensions();
     PluginList {
-        abi_version: aniworld_plugin_sdk_abi(),
-        plugins_dir: ext
-            .map(|e| e.plugins.dir().display().to_string())
-            .unwrap_or_default(),
-        scripts_dir: ext
-            .and_then(|e| e.scripts.as_ref())
-            .map(|s| s.dir().display().to_string()),
-        items: listing(state, natives, scripts),
+        abi_version: aniworld_plugins::PluginHost::abi_version(),
+        plugins_dir: ext.plugins.dir().display().to_string(),
+        scripts_dir: ext.scripts.as_ref().map(|s| s.dir().display().to_string()),
+        items: state
+            .registry()
+            .components()
+            .into_iter()
+            .map(|c| PluginEntry {
+                id: c.id,
+                name: c.name,
+                kind: kind_of(c.kind),
+                source: source_of(c.source),
+                version: c.version,
+                path: c.path,
+                status: status_of(c.status),
+                error: c.problem.as_ref().map(|p| p.message.clone()),
+                line: c.problem.and_then(|p| p.line),
+                hooks: c.hooks,
+            })
+            .collect(),
     }
-}
-
-fn aniworld_plugin_sdk_abi() -> u32 {
-    aniworld_plugins::PluginHost::abi_version()
 }
 
 pub struct PluginsApi;
@@ -215,16 +134,7 @@ impl PluginsApi {
     /// with file and line).
     #[oai(path = "/", method = "get", operation_id = "plugins_list")]
     async fn list(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<PluginList>> {
-        let ext = state
-            .extensions()
-            .ok_or_else(|| ApiError::unavailable("plugins are still loading"))?;
-        let natives = ext.plugins.statuses();
-        let scripts = ext
-            .scripts
-            .as_ref()
-            .map(|s| s.statuses())
-            .unwrap_or_default();
-        Ok(Json(list(&state, &natives, &scripts)))
+        Ok(Json(list(&state)))
     }
 
     /// Loads new or changed plugin libraries and recompiles changed scripts (a script that no
@@ -236,10 +146,7 @@ impl PluginsApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
     ) -> ApiResult<Json<PluginList>> {
-        let ext = state
-            .extensions()
-            .ok_or_else(|| ApiError::unavailable("plugins are still loading"))?;
-        let (natives, scripts) = ext.reload().await;
-        Ok(Json(list(&state, &natives, &scripts)))
+        state.extensions().reload().await;
+        Ok(Json(list(&state)))
     }
 }

@@ -6,20 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use aniworld_core::config::Config;
-use aniworld_core::events::{CallbackManager, Event, NoHooks};
+use aniworld_core::events::Event;
 use aniworld_core::model::{Language, SeriesKey};
-use aniworld_core::queue::{DownloadQueue, EpisodeRequest, ItemStatus, QueueItem, SkipReason};
-use aniworld_core::registry::Registry;
-use aniworld_core::storage::Store;
+use aniworld_core::queue::{EpisodeRequest, ItemStatus, QueueItem, SkipReason};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::{CliError, CliResult};
+use crate::runtime::{Overrides, RuntimeOptions};
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
@@ -70,14 +67,6 @@ pub fn parse_episodes(spec: &str) -> Result<Vec<u32>, String> {
     Ok(out.into_iter().collect())
 }
 
-/// Providers and hosters the CLI can use: the built-ins.
-fn registry(config: &Config) -> Result<Registry, CliError> {
-    let registry = Registry::new();
-    aniworld_core::providers::register_builtin(&registry, config)?;
-    aniworld_core::hosters::register_builtin(&registry, aniworld_core::http::browser_client());
-    Ok(registry)
-}
-
 pub async fn run(args: DownloadArgs) -> CliResult {
     let key = SeriesKey::parse(&args.key).map_err(|e| CliError::usage(e.to_string()))?;
     let episodes = parse_episodes(&args.episodes).map_err(CliError::usage)?;
@@ -88,25 +77,35 @@ pub async fn run(args: DownloadArgs) -> CliResult {
         .transpose()
         .map_err(|e: aniworld_core::Error| CliError::usage(e.to_string()))?;
 
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|e| CliError::new(format!("cannot create {}: {e}", args.data_dir.display())))?;
-    let mut config = crate::config_file::load_or_create(&args.data_dir)?;
-    if let Some(library) = &args.library {
-        config.library.path = library.clone();
-    }
-    let registry = registry(&config)?;
-    registry
-        .provider(&args.site)
-        .map_err(|_| CliError::usage(format!("unknown site {:?}", args.site)))?;
-    let store = Store::open_sqlite(&args.data_dir.join("aniworld.db")).await?;
-    let callbacks = CallbackManager::new();
+    let runtime = super::providers::open(RuntimeOptions {
+        overrides: Overrides {
+            library: args.library.clone(),
+            bind: None,
+        },
+        queue: true,
+        ..RuntimeOptions::command(args.data_dir.clone())
+    })
+    .await?;
+    runtime
+        .registry
+        .provider_or_list(&args.site)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    callbacks.on_event(move |e| {
+    runtime.events.on_event(move |e| {
         if !matches!(e, Event::QueueStatus { .. }) {
             let _ = events_tx.send(e.clone());
         }
     });
-    let queue = DownloadQueue::new(store, registry, config, callbacks, Arc::new(NoHooks)).await?;
+    // What is on disk, and where the series' folder is, as the server would see it.
+    if runtime.library.root().is_dir()
+        && let Err(e) = runtime.library.rescan().await
+    {
+        eprintln!("warning: the library could not be indexed: {e}");
+    }
+    let queue = runtime
+        .queue
+        .as_ref()
+        .ok_or_else(|| CliError::new("the download queue did not start"))?;
 
     let mut wait_for: Vec<i64> = queue.recovered().to_vec();
     if !wait_for.is_empty() {

@@ -6,8 +6,8 @@ use aniworld_core::SeriesKey;
 use aniworld_core::model::SeriesInfo;
 use clap::Args;
 
-use super::providers::{chosen, load_config, sites};
 use super::{CliError, CliResult, DataDirArg};
+use crate::runtime::RuntimeOptions;
 
 /// The site of a bare key when `--site` is not given.
 const DEFAULT_SITE: &str = "aniworld";
@@ -27,31 +27,24 @@ pub struct InfoArgs {
 }
 
 pub async fn run(args: InfoArgs) -> CliResult {
-    let config = load_config(&args.data.data_dir)?;
-    let sites = sites(&config, &args.data.data_dir).await?;
-    let registry = &sites.registry;
+    let runtime = super::providers::open(RuntimeOptions::command(args.data.data_dir)).await?;
+    let registry = &runtime.registry;
     let raw = args.key.trim();
-    let is_link = raw.contains('/');
-    let site = match &args.site {
-        Some(s) => s.clone(),
-        None if is_link => chosen(registry, None)?
-            .iter()
-            .find(|p| p.key_from_link(raw).is_some())
-            .map(|p| p.id().to_owned())
-            .ok_or_else(|| {
-                CliError::usage(format!("{raw:?} is not a link of any enabled provider"))
-            })?,
-        None => DEFAULT_SITE.to_owned(),
-    };
-    let provider = chosen(registry, Some(&site))?.remove(0);
-    let key = if is_link {
-        provider
-            .key_from_link(raw)
-            .ok_or_else(|| CliError::usage(format!("{raw:?} is not a {site} series link")))?
+    let (site, key) = if raw.contains('/') {
+        let (provider, key) = registry
+            .series_of_link(raw, args.site.as_deref())
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        (provider.id().to_owned(), key)
     } else {
-        SeriesKey::parse(raw).map_err(|e| CliError::usage(e.to_string()))?
+        let site = args.site.as_deref().unwrap_or(DEFAULT_SITE);
+        registry
+            .provider_or_list(site)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let key = SeriesKey::parse(raw).map_err(|e| CliError::usage(e.to_string()))?;
+        (site.to_owned(), key)
     };
-    let info = provider.series(&key).await?;
+    // Asked now (and recorded), so the server shows the same answer.
+    let info = runtime.catalogue.refresh(&site, &key).await?;
     if args.json {
         let text = serde_json::to_string_pretty(&info)
             .map_err(|e| CliError::new(format!("cannot encode the result: {e}")))?;

@@ -1,10 +1,7 @@
 //! `aniworld resolve EMBED_URL [--hoster NAME] [--json]`: runs one hoster extractor.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use aniworld_core::config::Config;
-use aniworld_core::hosters;
 use aniworld_core::model::MediaSource;
 use aniworld_core::registry::Registry;
 use aniworld_core::traits::Hoster;
@@ -12,6 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{CliError, CliResult, DataDirArg};
+use crate::runtime::{RuntimeOptions, Storage};
 
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
@@ -23,7 +21,7 @@ pub struct ResolveArgs {
     /// Print one JSON object `{"hoster", "url", "kind", "headers"}`.
     #[arg(long)]
     pub json: bool,
-    /// Hoster scripts in this data dir's `scripts.dir` override the built-ins of the same name.
+    /// Hoster plugins and scripts of this data dir override the built-ins of the same name.
     #[command(flatten)]
     pub data: DataDirArg,
 }
@@ -38,45 +36,17 @@ struct Resolved<'a> {
 }
 
 pub async fn run(args: ResolveArgs) -> CliResult {
-    // The script host stays alive while its hosters may run.
-    let (registry, _scripts) = registry_with_scripts(&args.data.data_dir).await?;
-    let hoster = choose_hoster(&registry, &args.embed_url, args.hoster.as_deref())?;
+    // Nothing is created on disk: without a config file the defaults apply.
+    let runtime = super::providers::open(RuntimeOptions {
+        create: false,
+        storage: Storage::Memory,
+        ..RuntimeOptions::command(args.data.data_dir)
+    })
+    .await?;
+    let hoster = choose_hoster(&runtime.registry, &args.embed_url, args.hoster.as_deref())?;
     let source = hoster.extract(&args.embed_url).await?;
     println!("{}", render(hoster.name(), &source, args.json));
     Ok(())
-}
-
-/// Built-in hosters, overridden by the hoster scripts of the data dir (if it has any). Nothing is
-/// created on disk: without a config file the defaults apply.
-async fn registry_with_scripts(
-    data_dir: &Path,
-) -> Result<(Registry, Option<aniworld_scripts::ScriptHost>), CliError> {
-    let registry = Registry::new();
-    hosters::register_builtin(&registry, aniworld_core::http::browser_client());
-    let config = if Config::path(data_dir).exists() {
-        Config::load_or_create(data_dir)?
-    } else {
-        Config::default()
-    };
-    let scripts = aniworld_scripts::ScriptHostConfig::from_config(&config, data_dir);
-    if !scripts.dir.is_dir() {
-        return Ok((registry, None));
-    }
-    let host = aniworld_scripts::ScriptHost::new(
-        registry.clone(),
-        scripts,
-        aniworld_scripts::ScriptHost::default_client(),
-    )
-    .map_err(|e| CliError::new(format!("cannot load scripts: {e}")))?;
-    for status in host.reload().await {
-        if let Some(problem) = status.error {
-            eprintln!(
-                "warning: script {} not loaded: {}",
-                problem.file, problem.message
-            );
-        }
-    }
-    Ok((registry, Some(host)))
 }
 
 /// The named hoster, or the one whose domain the URL is on.
@@ -133,7 +103,7 @@ mod tests {
 
     fn registry() -> Registry {
         let registry = Registry::new();
-        hosters::register_builtin(&registry, reqwest::Client::new());
+        aniworld_core::hosters::register_builtin(&registry, reqwest::Client::new());
         registry
     }
 

@@ -6,14 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use aniworld_core::catalog::{Catalog, MissingOutcome};
-use aniworld_core::config::Config;
+use aniworld_core::model::SeriesKey;
 use aniworld_core::scanner::{LibraryScanner, LocalEpisodes, ScanReport, ScannedSeries};
-use aniworld_core::storage::Store;
 use clap::Args;
 use serde::Serialize;
 
 use super::{CliError, CliResult};
+use crate::runtime::{Overrides, Runtime, RuntimeOptions, Storage, load_config};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -56,93 +55,100 @@ pub async fn run(args: ScanArgs) -> CliResult {
         .data_dir
         .clone()
         .or_else(|| Some(PathBuf::from("./data")).filter(|d| d.is_dir()));
-    let config = match &data_dir {
-        Some(dir) => Some(Config::load_or_create(dir).map_err(|e| {
-            CliError::new(format!("cannot load config from {}: {e}", dir.display()))
-        })?),
-        None => None,
+    let options = match &data_dir {
+        Some(dir) => RuntimeOptions::command(dir.clone()),
+        // No data dir: the defaults, and nothing kept after this run.
+        None => RuntimeOptions {
+            create: false,
+            storage: Storage::Memory,
+            ..RuntimeOptions::command(PathBuf::from("./data"))
+        },
     };
-    let library = match (&args.library, &config) {
+    let library = match (&args.library, &data_dir) {
         (Some(l), _) => l.clone(),
-        (None, Some(c)) => resolve_library(data_dir.as_deref(), &c.library.path),
+        (None, Some(dir)) => {
+            let config = load_config(dir, &Overrides::default(), true).map_err(|e| {
+                CliError::new(format!("cannot load config from {}: {e}", dir.display()))
+            })?;
+            resolve_library(Some(dir), &config.library.path)
+        }
         (None, None) => {
             return Err(CliError::usage(
                 "no library given: pass --library PATH (or --data-dir with library.path set)",
             ));
         }
     };
-    let scanner = open_library(&library)?;
-    let store = match &data_dir {
-        Some(dir) => Store::open_sqlite(&dir.join("aniworld.db"))
-            .await
-            .map_err(|e| {
-                CliError::new(format!(
-                    "cannot open the database in {}: {e}",
-                    dir.display()
-                ))
-            })?,
-        None => Store::open_memory().await?,
-    };
-    let report = scanner
-        .scan(&store)
+    check_library(&library)?;
+    let runtime = super::providers::open(RuntimeOptions {
+        overrides: Overrides {
+            library: Some(library.clone()),
+            bind: None,
+        },
+        ..options
+    })
+    .await?;
+    let scan = runtime
+        .library
+        .rescan()
         .await
         .map_err(|e| CliError::new(format!("scanning {} failed: {e}", library.display())))?;
+    let report = &scan.report;
 
     let missing = if args.offline {
         vec![None; report.series.len()]
     } else {
-        let config = config.unwrap_or_default();
-        missing_from_providers(&config, data_dir.as_deref(), &store, &report.series).await?
+        missing_from_providers(&runtime, &report.series).await
     };
 
     for w in &report.warnings {
         eprintln!("warning: {}: {}", w.path.display(), w.message);
     }
     if args.json {
-        print_json(&report, &missing)
+        print_json(report, &missing)
     } else {
-        print_table(&report, &missing);
+        print_table(report, &missing);
         Ok(())
     }
 }
 
 /// The episodes each series lacks according to its provider (`None` for unmatched folders and for
 /// series whose provider failed: those get a warning on stderr), in the order of `series`.
-/// Series info comes from the database cache while fresh (`cache.series_ttl`).
+/// Providers are asked only about series whose catalogue entry is older than `cache.series_ttl`.
 async fn missing_from_providers(
-    config: &Config,
-    data_dir: Option<&Path>,
-    store: &Store,
+    runtime: &Runtime,
     series: &[ScannedSeries],
-) -> Result<Vec<Option<Vec<MissingEpisode>>>, CliError> {
-    // Provider plugins and scripts of the data dir override the built-ins, as in the server.
-    let sites = match data_dir {
-        Some(dir) => Some(super::providers::sites(config, dir).await?),
-        None => None,
-    };
-    let registry = match &sites {
-        Some(s) => s.registry.clone(),
-        None => super::providers::registry(config)?,
-    };
-    let catalog = Catalog::new(registry, Some(store.clone()), &config.cache);
-    let outcomes = catalog.missing_for(series).await;
-    Ok(series
+) -> Vec<Option<Vec<MissingEpisode>>> {
+    let wanted: Vec<(String, SeriesKey)> = series
         .iter()
-        .zip(outcomes)
-        .map(|(s, outcome)| match outcome {
-            MissingOutcome::Known(m) => Some(
-                m.pairs()
+        .filter_map(|s| Some((s.site.clone()?, s.key.clone()?)))
+        .collect();
+    let failures = runtime.library.refresh_catalogue(wanted).await;
+    series
+        .iter()
+        .map(|s| {
+            let key = s.key.as_ref()?;
+            let site = s.site.as_deref()?;
+            if let Some((_, f)) = failures
+                .iter()
+                .find(|((fs, fk), _)| fs == site && fk == key)
+            {
+                eprintln!(
+                    "warning: {}: cannot list missing episodes: {}",
+                    s.folder, f.message
+                );
+                return None;
+            }
+            let entry = runtime.library.get(key).filter(|e| e.folder == s.folder)?;
+            let missing = entry.missing.episodes?;
+            Some(
+                missing
+                    .pairs()
                     .into_iter()
                     .map(|(season, episode)| MissingEpisode { season, episode })
                     .collect(),
-            ),
-            MissingOutcome::Unmatched => None,
-            MissingOutcome::Failed(e) => {
-                eprintln!("warning: {}: cannot list missing episodes: {e}", s.folder);
-                None
-            }
+            )
         })
-        .collect())
+        .collect()
 }
 
 fn resolve_library(data_dir: Option<&Path>, path: &Path) -> PathBuf {
@@ -152,9 +158,9 @@ fn resolve_library(data_dir: Option<&Path>, path: &Path) -> PathBuf {
     }
 }
 
-/// Opens the library with an error that names the path and says what is wrong.
-fn open_library(library: &Path) -> Result<LibraryScanner, CliError> {
-    LibraryScanner::new(library).map_err(|e| {
+/// Checks the library can be scanned, with an error that names the path and says what is wrong.
+fn check_library(library: &Path) -> Result<(), CliError> {
+    LibraryScanner::new(library).map(|_| ()).map_err(|e| {
         let shown = library.display();
         match &e {
             aniworld_core::Error::Io { source, .. }

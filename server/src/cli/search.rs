@@ -3,10 +3,9 @@
 //! `{"key","site","name","year","description","cover","link"}` (see README).
 
 use clap::Args;
-use futures::future::join_all;
 
-use super::providers::{chosen, load_config, sites};
 use super::{CliError, CliResult, DataDirArg};
+use crate::runtime::RuntimeOptions;
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -26,28 +25,21 @@ pub async fn run(args: SearchArgs) -> CliResult {
     if args.query.trim().is_empty() {
         return Err(CliError::usage("the search text is empty"));
     }
-    let config = load_config(&args.data.data_dir)?;
-    let sites = sites(&config, &args.data.data_dir).await?;
-    let providers = chosen(&sites.registry, args.site.as_deref())?;
-    let answers = join_all(providers.iter().map(|p| p.search(&args.query))).await;
-
-    let mut hits = Vec::new();
-    let mut failures = Vec::new();
-    for (provider, answer) in providers.iter().zip(answers) {
-        match answer {
-            Ok(found) => hits.extend(found),
-            Err(e) => failures.push((provider.id().to_owned(), e)),
-        }
+    let runtime = super::providers::open(RuntimeOptions::command(args.data.data_dir)).await?;
+    if let Some(site) = &args.site {
+        runtime
+            .registry
+            .provider_or_list(site)
+            .map_err(|e| CliError::usage(e.to_string()))?;
     }
-    // Every site failing is an error; one of several failing is a warning.
-    if hits.is_empty() && failures.len() == providers.len() {
-        let text: Vec<String> = failures.iter().map(|(_, e)| e.to_string()).collect();
-        return Err(CliError::new(format!("search failed: {}", text.join("; "))));
-    }
-    for (site, e) in &failures {
+    let outcome =
+        aniworld_core::search::search(&runtime.registry, &args.query, args.site.as_deref())
+            .await
+            .map_err(|e| CliError::new(format!("search failed: {e}")))?;
+    for (site, e) in &outcome.failures {
         eprintln!("warning: {site}: {e}");
     }
-
+    let hits = outcome.hits;
     if args.json {
         let text = serde_json::to_string_pretty(&hits)
             .map_err(|e| CliError::new(format!("cannot encode the result: {e}")))?;

@@ -150,27 +150,9 @@ async fn tokens_survive_a_restart_but_revocations_too() {
             .status(),
         204
     );
-    let dir = app.dir;
-    app.server.shutdown().await;
-    let again = aniworld_server::App::build(aniworld_server::AppOptions {
-        data_dir: dir.path().join("data"),
-        library: None,
-        bind: None,
-    })
-    .await
-    .unwrap()
-    .spawn("127.0.0.1:0")
-    .await
-    .unwrap();
-    let http = reqwest::Client::new();
-    let get = |t: &str| {
-        http.get(format!("{}/api/config", again.url()))
-            .bearer_auth(t)
-            .send()
-    };
-    assert_eq!(get(&token).await.unwrap().status(), 200);
-    assert_eq!(get(&revoked).await.unwrap().status(), 401);
-    again.shutdown().await;
+    let again = app.restart().await;
+    assert_eq!(again.get("/api/config", &token).await.status(), 200);
+    assert_eq!(again.get("/api/config", &revoked).await.status(), 401);
 }
 
 #[cfg(unix)]

@@ -1,156 +1,21 @@
-//! Starting the application for a test, and small request helpers.
+//! The test kit's `TestApp` for these tests, and a provider double.
 
 use std::sync::Arc;
 
 use aniworld_core::model::{Episode, EpisodeStreams, SearchResult, Season, SeriesInfo, SeriesKey};
 use aniworld_core::registry::Origin;
 use aniworld_core::traits::Provider;
-use aniworld_server::{App, AppOptions, RunningServer};
-use serde_json::{Value, json};
-use tempfile::TempDir;
+use serde_json::Value;
 
-pub const PASSWORD: &str = "correct horse battery";
-
-pub struct TestApp {
-    pub server: RunningServer,
-    pub dir: TempDir,
-    pub http: reqwest::Client,
-}
-
-/// Test config: cheap bcrypt so tests stay fast; the built-in providers are off (tests never
-/// reach the real sites; the fixture-site tests switch them on with local base URLs).
-pub fn base_config() -> Value {
-    json!({
-        "auth": { "bcrypt_cost": 4 },
-        "providers": {
-            "aniworld": { "enabled": false, "base_url": "http://127.0.0.1:9" },
-            "sto": { "enabled": false, "base_url": "http://127.0.0.1:9" }
-        }
-    })
-}
+pub use aniworld_testkit::app::{PASSWORD, TestApp, assert_error, base_config};
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(base_config()).await
+    TestApp::start(base_config()).await
 }
 
 /// Starts the app with `config` written to `DATA_DIR/config.json` first.
 pub async fn spawn_app_with(config: Value) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = dir.path().join("data");
-    std::fs::create_dir_all(&data_dir).unwrap();
-    std::fs::create_dir_all(dir.path().join("library")).unwrap();
-    std::fs::write(
-        data_dir.join("config.json"),
-        serde_json::to_vec_pretty(&config).unwrap(),
-    )
-    .unwrap();
-    let app = App::build(AppOptions {
-        data_dir,
-        library: Some(dir.path().join("library")),
-        bind: None,
-    })
-    .await
-    .expect("app builds");
-    let server = app.spawn("127.0.0.1:0").await.expect("server binds");
-    TestApp {
-        server,
-        dir,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
-    }
-
-    pub fn data_dir(&self) -> std::path::PathBuf {
-        self.dir.path().join("data")
-    }
-
-    pub async fn setup(&self) {
-        let r = self
-            .http
-            .post(self.url("/api/auth/setup"))
-            .json(&json!({ "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    }
-
-    pub async fn login(&self) -> String {
-        let r = self
-            .http
-            .post(self.url("/api/auth/login"))
-            .json(&json!({ "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let body: Value = r.json().await.unwrap();
-        body["token"]
-            .as_str()
-            .expect("token in login response")
-            .to_owned()
-    }
-
-    /// Setup + login: a valid token.
-    pub async fn token(&self) -> String {
-        self.setup().await;
-        self.login().await
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn put(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
-        self.http
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-/// Asserts the status and the JSON error body `{"error", "message", "details"}`; returns the body.
-pub async fn assert_error(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "body: {text}");
-    assert!(
-        ct.starts_with("application/json"),
-        "content-type {ct:?}, body {text}"
-    );
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert!(body["error"].is_string(), "{body}");
-    assert!(body["message"].is_string(), "{body}");
-    assert!(body.as_object().unwrap().contains_key("details"), "{body}");
-    body
+    TestApp::start(config).await
 }
 
 /// A provider double with id `fake`: search finds `alpha-show` and `beta-show`; every series has

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
 use aniworld_core::events::{CallbackManager, DownloadHooks, Event, NoHooks};
+use aniworld_core::library::Library;
 use aniworld_core::model::{
     EpisodeStreams, Language, MediaKind, MediaSource, SearchResult, Season, SeriesInfo, SeriesKey,
     StreamLink,
@@ -186,9 +188,11 @@ impl Env {
         let store = Store::open_sqlite(&dir.path().join("aniworld.db"))
             .await
             .expect("open db");
+        let library = open_library(&store, &registry, &callbacks, &config).await;
         let queue = DownloadQueue::new(
             store,
             registry.clone(),
+            library,
             config.clone(),
             callbacks.clone(),
             hooks,
@@ -211,9 +215,11 @@ impl Env {
         let store = Store::open_sqlite(&self.dir.path().join("aniworld.db"))
             .await
             .expect("open db");
+        let library = open_library(&store, &self.registry, &self.callbacks, &self.config).await;
         DownloadQueue::new(
             store,
             self.registry.clone(),
+            library,
             self.config.clone(),
             self.callbacks.clone(),
             Arc::new(NoHooks),
@@ -272,4 +278,24 @@ pub fn files_below(root: &std::path::Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The library the queue asks what is on disk, over the same database.
+async fn open_library(
+    store: &Store,
+    registry: &Registry,
+    callbacks: &CallbackManager,
+    config: &Config,
+) -> Library {
+    let catalogue = Catalogue::open(registry.clone(), store.clone(), config.cache.series_ttl)
+        .await
+        .expect("catalogue");
+    Library::open(
+        store.clone(),
+        catalogue,
+        callbacks.clone(),
+        config.library.path.clone(),
+    )
+    .await
+    .expect("library")
 }

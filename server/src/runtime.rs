@@ -1,0 +1,251 @@
+//! The composition root: from a data dir and the command line's overrides it builds everything
+//! a command needs (config, database, registry with built-ins, native plugins, scripts and
+//! hooks, event hub, catalogue, library, queue). `aniworld serve` and every CLI command use it,
+//! so a plugin or a script works the same everywhere.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use aniworld_core::catalogue::Catalogue;
+use aniworld_core::config::Config;
+use aniworld_core::events::CallbackManager;
+use aniworld_core::library::Library;
+use aniworld_core::queue::DownloadQueue;
+use aniworld_core::registry::Registry;
+use aniworld_core::storage::Store;
+use aniworld_core::{Error, Result};
+
+use crate::extensions::Extensions;
+
+/// What the command line sets for one run only (never written to `config.json`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `library.path`.
+    pub library: Option<PathBuf>,
+    /// `server.bind`.
+    pub bind: Option<String>,
+}
+
+/// Where the database is: the data dir's, or one in memory for this run only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// `database.url`, by default `DATA_DIR/aniworld.db`.
+    DataDir,
+    /// Nothing is kept (a command run without a data dir).
+    Memory,
+}
+
+/// What a command asks of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    pub data_dir: PathBuf,
+    pub overrides: Overrides,
+    /// Whether a missing data dir (and `config.json`) is created. When not, and the data dir has
+    /// no config, the defaults apply and the database lives in memory.
+    pub create: bool,
+    pub storage: Storage,
+    /// Build the download queue (it resumes what a previous run left downloading).
+    pub queue: bool,
+    /// Reload scripts when their files change.
+    pub watch_scripts: bool,
+}
+
+impl RuntimeOptions {
+    /// Everything, as `aniworld serve` runs it.
+    pub fn server(data_dir: PathBuf, overrides: Overrides) -> Self {
+        RuntimeOptions {
+            data_dir,
+            overrides,
+            create: true,
+            storage: Storage::DataDir,
+            queue: true,
+            watch_scripts: true,
+        }
+    }
+
+    /// For a command that asks providers or hosters: the data dir's config, plugins and
+    /// scripts, its database (created if missing); no queue.
+    pub fn command(data_dir: PathBuf) -> Self {
+        RuntimeOptions {
+            data_dir,
+            overrides: Overrides::default(),
+            create: true,
+            storage: Storage::DataDir,
+            queue: false,
+            watch_scripts: false,
+        }
+    }
+}
+
+/// Everything built. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    pub data_dir: PathBuf,
+    overrides: Overrides,
+    config: RwLock<Arc<Config>>,
+    pub store: Store,
+    pub registry: Registry,
+    pub events: CallbackManager,
+    pub extensions: Arc<Extensions>,
+    pub catalogue: Catalogue,
+    pub library: Library,
+    pub queue: Option<DownloadQueue>,
+}
+
+/// The config file of `data_dir` with the environment and `overrides` applied.
+pub fn load_config(data_dir: &Path, overrides: &Overrides, create: bool) -> Result<Config> {
+    let mut config = if create || Config::path(data_dir).exists() {
+        Config::load_or_create(data_dir)?
+    } else {
+        let mut value = serde_json::to_value(Config::default()).expect("config serialises");
+        aniworld_core::config::apply_env_overrides(&mut value, std::env::vars())?;
+        Config::from_value(value)?
+    };
+    if let Some(library) = &overrides.library {
+        config.library.path = library.clone();
+    }
+    if let Some(bind) = &overrides.bind {
+        config.server.bind = bind.clone();
+    }
+    Ok(config)
+}
+
+/// The database `database.url` names: empty = SQLite `DATA_DIR/aniworld.db`, `sqlite:PATH` = that
+/// file. Postgres and Redis are accepted by the config schema for forward compatibility, but this
+/// build cannot use them: refuse clearly rather than silently fall back to SQLite.
+async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
+    if !config.database.redis_url.is_empty() {
+        return Err(Error::Unsupported(
+            "database.redis_url: Redis fan-out is not available in this build; leave it empty"
+                .into(),
+        ));
+    }
+    let url = config.database.url.trim();
+    if url.is_empty() {
+        return Store::open_sqlite(&data_dir.join("aniworld.db")).await;
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(Error::invalid(
+                "database.url",
+                "sqlite: URL without a file path",
+            ));
+        }
+        return Store::open_sqlite(Path::new(path)).await;
+    }
+    Err(Error::Unsupported(
+        "database.url: Postgres is not available in this build yet; leave it empty to use SQLite in the data dir"
+            .into(),
+    ))
+}
+
+/// Built-in providers (those enabled in `config`) and hosters.
+pub fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
+    aniworld_core::providers::register_builtin(registry, config)?;
+    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
+    Ok(())
+}
+
+impl Runtime {
+    pub async fn open(options: RuntimeOptions) -> Result<Runtime> {
+        let data_dir = options.data_dir.clone();
+        let exists = Config::path(&data_dir).exists();
+        if options.create {
+            std::fs::create_dir_all(&data_dir).map_err(|e| Error::io(&data_dir, e))?;
+        }
+        let config = load_config(&data_dir, &options.overrides, options.create)?;
+        let store = match options.storage {
+            Storage::DataDir if options.create || exists => open_store(&config, &data_dir).await?,
+            _ => Store::open_memory().await?,
+        };
+        let registry = Registry::new();
+        let events = CallbackManager::new();
+        register_builtins(&registry, &config)?;
+        let extensions = Arc::new(
+            Extensions::load(
+                &config,
+                &data_dir,
+                &registry,
+                &events,
+                options.create,
+                options.watch_scripts,
+            )
+            .await,
+        );
+        let catalogue =
+            Catalogue::open(registry.clone(), store.clone(), config.cache.series_ttl).await?;
+        let library = Library::open(
+            store.clone(),
+            catalogue.clone(),
+            events.clone(),
+            config.library.path.clone(),
+        )
+        .await?;
+        let queue = if options.queue {
+            Some(
+                DownloadQueue::new(
+                    store.clone(),
+                    registry.clone(),
+                    library.clone(),
+                    config.clone(),
+                    events.clone(),
+                    extensions.download_hooks(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Runtime {
+            data_dir,
+            overrides: options.overrides,
+            config: RwLock::new(Arc::new(config)),
+            store,
+            registry,
+            events,
+            extensions,
+            catalogue,
+            library,
+            queue,
+        })
+    }
+
+    /// The config in effect (file + environment + command-line overrides).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    pub fn overrides(&self) -> &Overrides {
+        &self.overrides
+    }
+
+    /// Re-reads `config.json` after a change and hands it to the services. A new
+    /// `library.path` is indexed at once.
+    pub async fn reload_config(&self) -> Result<()> {
+        let config = load_config(&self.data_dir, &self.overrides, true)?;
+        let old_root = self.library.root();
+        if let Some(queue) = &self.queue {
+            queue.set_config(config.clone()).await;
+        }
+        self.catalogue.set_ttl(config.cache.series_ttl);
+        let new_root = config.library.path.clone();
+        *self.config.write().expect("config lock") = Arc::new(config);
+        if new_root != old_root {
+            self.library.set_root(new_root);
+            if let Err(e) = self.library.start_scan() {
+                tracing::warn!(error = %e, "the new library folder cannot be indexed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops background work: running downloads are interrupted with their partial files kept,
+    /// and the queue carries on from them on the next start.
+    pub async fn shutdown(&self) {
+        if let Some(queue) = &self.queue
+            && let Err(e) = queue.shutdown().await
+        {
+            tracing::error!(error = %e, "the download queue did not stop cleanly");
+        }
+    }
+}
