@@ -141,10 +141,10 @@ impl Catalogue {
         if self.is_fresh(entry) {
             return false;
         }
-        !entry
+        entry
             .failure
             .as_ref()
-            .is_some_and(|f| now().saturating_sub(f.at) < RETRY_FAILED_AFTER)
+            .is_none_or(|f| now().saturating_sub(f.at) >= RETRY_FAILED_AFTER)
     }
 
     /// Of `series`, those a background refresh should ask about now.

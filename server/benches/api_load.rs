@@ -1,6 +1,7 @@
 //! Load benchmark of the API against the real `aniworld serve` process.
 //!
-//! Seeds a data dir with 10,000 series, starts the server, then in one run measures
+//! Seeds a library with 10,000 series folders, starts the server (which indexes them at start),
+//! then in one run measures
 //! `GET /health` (the framework's floor) and `GET /api/anime?per_page=50`:
 //! 1. maximum throughput (closed loop, `CONNECTIONS` keep-alive connections, `SECONDS` s each),
 //! 2. latency at a fixed 1,000 requests/s (open loop, p50/p99),
@@ -8,94 +9,18 @@
 //!
 //! Run: `cargo bench -p aniworld-server --bench api_load` (release build). Figures in the README.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aniworld_core::storage::Store;
+use support::{Server, connect, generate_library, rss_kib, scan_complete};
 
 const SERIES: usize = 10_000;
 const CONNECTIONS: usize = 32;
 const SECONDS: u64 = 5;
 const FIXED_RATE: u64 = 1_000;
-
-async fn seed(data_dir: &Path) {
-    let store = Store::open_sqlite(&data_dir.join("aniworld.db"))
-        .await
-        .expect("open database");
-    let mut tx = store.pool().begin().await.expect("transaction");
-    let now = aniworld_core::storage::now();
-    for i in 0..SERIES {
-        let series_id: (i64,) = sqlx::query_as(
-            "INSERT INTO series (key, site, name, folder, year, created_at, updated_at)
-             VALUES (?, 'aniworld', ?, ?, 2020, ?, ?) RETURNING id",
-        )
-        .bind(format!("series-{i:05}"))
-        .bind(format!("Series number {i}"))
-        .bind(format!("Series number {i} (2020)"))
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("insert series");
-        for e in 1..=3 {
-            sqlx::query(
-                "INSERT INTO episodes (series_id, season, episode, path, created_at, updated_at)
-                 VALUES (?, 1, ?, ?, ?, ?)",
-            )
-            .bind(series_id.0)
-            .bind(e)
-            .bind(format!("Series number {i} (2020)/Season 01/E{e:03}.mp4"))
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .expect("insert episode");
-        }
-    }
-    tx.commit().await.expect("commit");
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(data_dir: &Path, library: &Path) -> Server {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aniworld"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .arg("--library")
-        .arg(library)
-        .env("ANIWORLD_LOG", "error")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start aniworld serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server prints its address")
-            .expect("read stderr");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
-}
 
 struct Throughput {
     requests_per_sec: f64,
@@ -186,18 +111,6 @@ async fn fixed_rate(client: &reqwest::Client, url: &str, token: &str) -> (f64, f
     (percentile(&all, 0.5), percentile(&all, 0.99))
 }
 
-fn rss_kib(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -207,38 +120,33 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
         let library = dir.path().join("library");
-        std::fs::create_dir_all(&data_dir).unwrap();
-        std::fs::create_dir_all(&library).unwrap();
-        std::fs::write(data_dir.join("config.json"), r#"{"auth":{"bcrypt_cost":4}}"#).unwrap();
         let t = Instant::now();
-        seed(&data_dir).await;
-        println!("seeded {SERIES} series (3 episodes each) in {:.1} s", t.elapsed().as_secs_f64());
+        generate_library(&library, SERIES, 3);
+        println!("generated {SERIES} series folders (3 episodes each) in {:.1} s", t.elapsed().as_secs_f64());
 
-        let server = start_server(&data_dir, &library);
-        let pid = server.child.id();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let idle_before = rss_kib(pid);
+        let server = Server::start(&data_dir, &library);
+        let pid = server.pid();
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(CONNECTIONS * 4)
             .build()
             .unwrap();
-        let password = serde_json::json!({"password": "benchmark password"});
-        client
-            .post(format!("{}/api/auth/setup", server.url))
-            .json(&password)
-            .send()
-            .await
-            .unwrap();
-        let login: serde_json::Value = client
-            .post(format!("{}/api/auth/login", server.url))
-            .json(&password)
+        let token = server.token(&client).await;
+        // The library is indexed at start; a rescan joins that scan and says when it is done.
+        let mut ws = connect(&server, &token, "scan_progress").await;
+        let accepted: serde_json::Value = client
+            .post(format!("{}/api/anime/rescan", server.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        let token = login["token"].as_str().expect("token").to_owned();
+        scan_complete(&mut ws, accepted["scan_id"].as_str().expect("scan id")).await;
+        drop(ws);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let idle_before = rss_kib(pid);
         let health = format!("{}/health", server.url);
         let list = format!("{}/api/anime?per_page=50&page=100", server.url);
         let page: serde_json::Value = client
@@ -250,7 +158,8 @@ fn main() {
             .json()
             .await
             .unwrap();
-        assert_eq!(page["total"], SERIES as u64, "{page}");
+        // Four in five generated folders carry `.aniworld.json`.
+        assert_eq!(page["total"], (SERIES - SERIES / 5) as u64, "{page}");
         assert_eq!(page["items"].as_array().map(Vec::len), Some(50));
 
         // Warm-up.

@@ -145,6 +145,36 @@ impl TestApp {
         }
     }
 
+    /// Waits until no scan runs and no background catalogue refresh either.
+    pub async fn wait_until_idle(&self) {
+        self.wait_for_scan().await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.server.state.library().is_refreshing() {
+            assert!(
+                Instant::now() < deadline,
+                "the catalogue refresh did not finish"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Writes a series folder `folder` with `.aniworld.json` naming `key` on `site`, and empty
+    /// episode files at the given paths (relative to the folder).
+    pub fn series_folder(&self, folder: &str, site: &str, key: &str, files: &[&str]) {
+        let dir = self.library().join(folder);
+        std::fs::create_dir_all(&dir).expect("series folder");
+        std::fs::write(
+            dir.join(".aniworld.json"),
+            json!({ "key": key, "site": site, "name": folder }).to_string(),
+        )
+        .expect("metadata file");
+        for f in files {
+            let path = dir.join(f);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
+            std::fs::write(path, b"x").expect("episode file");
+        }
+    }
+
     pub async fn setup(&self) {
         let r = self
             .http

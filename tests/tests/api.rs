@@ -8,6 +8,8 @@ mod support;
 mod anime;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/catalogue.rs"]
+mod catalogue;
 #[path = "api/client.rs"]
 mod client;
 #[path = "api/config.rs"]

@@ -89,7 +89,10 @@ mod loader {
         assert_eq!(statuses.len(), 1, "{statuses:?}");
         assert!(statuses[0].is_active(), "{statuses:?}");
         assert_eq!(statuses[0].id, "fixture");
-        assert_eq!(statuses[0].kinds, vec!["provider".to_owned()]);
+        assert_eq!(
+            statuses[0].kinds,
+            vec!["provider".to_owned(), "hoster".to_owned()]
+        );
         let provider = registry.provider("fixture").expect("registered");
         assert_eq!(
             provider
@@ -522,5 +525,136 @@ mod server {
             .await
             .expect("request");
         assert_eq!(r.status(), 401);
+    }
+}
+
+/// The command line with plugins in the data dir's `plugins` folder: the same registry as the
+/// server (one composition root).
+mod cli {
+    use super::*;
+    use aniworld_testkit::FixtureSite;
+    use serde_json::json;
+
+    /// A data dir whose `plugins` folder holds the example plugin, and whose config points the
+    /// built-in providers and the plugin at `fixture`.
+    fn data_dir(fixture: &FixtureSite) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("dir");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins).expect("plugins dir");
+        let lib = library("fixture-provider");
+        std::fs::copy(&lib, plugins.join(lib.file_name().expect("name"))).expect("copy plugin");
+        let site = |url: String| json!({ "base_url": url, "retries": 0, "rate_limit": 1000.0 });
+        let config = json!({
+            "providers": {
+                "aniworld": site(fixture.url("aniworld")),
+                "sto": site(fixture.url("sto")),
+                "fixture": site(fixture.url("aniworld")),
+            },
+            "download": { "attempts_per_candidate": 1 }
+        });
+        std::fs::write(dir.path().join("config.json"), config.to_string()).expect("config");
+        dir
+    }
+
+    async fn run(args: Vec<String>) -> std::process::Output {
+        tokio::task::spawn_blocking(move || {
+            aniworld_testkit::bin::aniworld()
+                .args(args)
+                .output()
+                .expect("run aniworld")
+        })
+        .await
+        .expect("join")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn download_with_a_plugin_site_uses_the_data_dirs_native_plugin() {
+        let fixture = FixtureSite::start().await;
+        let data = data_dir(&fixture);
+        let library = tempfile::tempdir().expect("library");
+        let out = run(vec![
+            "download".into(),
+            "frieren-beyond-journeys-end".into(),
+            "--site".into(),
+            "fixture".into(),
+            "--season".into(),
+            "1".into(),
+            "--episodes".into(),
+            "1".into(),
+            "--data-dir".into(),
+            data.path().display().to_string(),
+            "--library".into(),
+            library.path().display().to_string(),
+        ])
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("1 downloaded"), "{stdout}");
+        let files: Vec<_> = walkdir_files(library.path());
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with(".mp4") || f.ends_with(".ts")),
+            "{files:?}"
+        );
+        // The plugin, not the built-in provider, read the episode page.
+        assert!(
+            fixture
+                .state
+                .requests()
+                .iter()
+                .any(|r| r.server == "aniworld"
+                    && r.uri.starts_with(
+                        "/anime/stream/frieren-beyond-journeys-end/staffel-1/episode-1"
+                    )),
+            "the plugin fetched the episode page"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn resolve_uses_a_hoster_of_the_data_dirs_native_plugin() {
+        let fixture = FixtureSite::start().await;
+        let data = data_dir(&fixture);
+        let out = run(vec![
+            "resolve".into(),
+            "https://fixture-host.test/e/abc123".into(),
+            "--json".into(),
+            "--data-dir".into(),
+            data.path().display().to_string(),
+        ])
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+        assert_eq!(json["hoster"], "FixtureHost");
+        assert_eq!(json["url"], "https://fixture-host.test/v/abc123.mp4");
+        assert_eq!(json["kind"], "mp4");
+        assert_eq!(
+            json["headers"]["Referer"],
+            "https://fixture-host.test/e/abc123"
+        );
+    }
+
+    fn walkdir_files(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    out.push(path.display().to_string());
+                }
+            }
+        }
+        out
     }
 }

@@ -440,6 +440,11 @@ impl Library {
         });
     }
 
+    /// Whether a background catalogue refresh runs.
+    pub fn is_refreshing(&self) -> bool {
+        self.inner.refreshing.load(Ordering::SeqCst)
+    }
+
     /// Asks, in the background, about every series whose catalogue entry is older than
     /// `cache.series_ttl` (or missing), unless such a refresh already runs.
     pub fn refresh_due_in_background(&self) {
@@ -486,11 +491,13 @@ impl Library {
         let scan_id = id.clone();
         tokio::spawn(async move {
             let result = library.rescan_as(&scan_id).await;
-            if let Some(s) = library.inner.scan.lock().expect("scan lock").as_mut() {
-                s.running = false;
-            }
+            // Started before the scan counts as done, so "scan done and no refresh running"
+            // means every due series has been asked.
             if result.is_ok() {
                 library.refresh_due_in_background();
+            }
+            if let Some(s) = library.inner.scan.lock().expect("scan lock").as_mut() {
+                s.running = false;
             }
         });
         Ok((id, true))

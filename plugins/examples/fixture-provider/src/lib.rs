@@ -1,5 +1,6 @@
 //! Example native provider plugin: reads aniworld.to-style markup (the fixture site's) with its own
-//! tiny HTTP client and tag scanner, so it depends on nothing but the SDK.
+//! tiny HTTP client and tag scanner, so it depends on nothing but the SDK. It is a hoster too
+//! (`FixtureHost`), to show that side of the ABI: one library may provide both.
 //!
 //! Its id is `fixture`; set `providers.fixture.base_url` in the server config to point it at a site.
 
@@ -9,11 +10,15 @@ mod http;
 use std::sync::RwLock;
 
 use aniworld_plugin_sdk::{
-    ABI_VERSION, Episode, EpisodeStreams, ErrorKind, Plugin, PluginError, PluginKind,
-    PluginMetadata, PluginResult, SearchResult, Season, SeriesInfo, StreamLink, export_plugin,
+    ABI_VERSION, Episode, EpisodeStreams, ErrorKind, MediaKind, MediaSource, Plugin, PluginError,
+    PluginKind, PluginMetadata, PluginResult, SearchResult, Season, SeriesInfo, StreamLink,
+    export_plugin,
 };
 
 const ID: &str = "fixture";
+/// The hoster this library provides, and the domain its embed pages are on.
+const HOSTER: &str = "FixtureHost";
+const HOSTER_DOMAIN: &str = "fixture-host.test";
 
 struct FixtureProvider {
     base_url: RwLock<String>,
@@ -171,9 +176,9 @@ impl Plugin for FixtureProvider {
             name: "Fixture (aniworld markup)".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             abi_version: ABI_VERSION,
-            kinds: vec![PluginKind::Provider],
-            hoster_name: None,
-            hoster_domains: vec![],
+            kinds: vec![PluginKind::Provider, PluginKind::Hoster],
+            hoster_name: Some(HOSTER.into()),
+            hoster_domains: vec![HOSTER_DOMAIN.into()],
             description: Some("Example provider plugin for aniworld.to-style markup".into()),
         }
     }
@@ -392,6 +397,24 @@ impl Plugin for FixtureProvider {
             title_en: title("episodeEnglishTitle"),
             languages,
             links,
+        })
+    }
+
+    /// `https://fixture-host.test/e/{id}` → the MP4 `https://fixture-host.test/v/{id}.mp4`, to be
+    /// fetched with the embed page as `Referer`.
+    fn extract(&self, embed_url: &str) -> PluginResult<MediaSource> {
+        let id = embed_url
+            .split_once(&format!("{HOSTER_DOMAIN}/e/"))
+            .map(|(_, id)| id.trim_end_matches('/'))
+            .filter(|id| is_key(id))
+            .ok_or_else(|| {
+                PluginError::not_found(format!("not a {HOSTER} embed URL: {embed_url}"))
+            })?;
+        let origin = &embed_url[..embed_url.find("/e/").unwrap_or(embed_url.len())];
+        Ok(MediaSource {
+            url: format!("{origin}/v/{id}.mp4"),
+            kind: MediaKind::Mp4,
+            headers: [("Referer".to_owned(), embed_url.to_owned())].into(),
         })
     }
 
