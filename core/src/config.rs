@@ -22,6 +22,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub cache: CacheConfig,
+    pub network: NetworkConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -79,6 +81,14 @@ pub struct ProviderConfig {
     pub timeout: u64,
     /// Retries on timeouts and 5xx, with exponential backoff.
     pub retries: u32,
+    /// Proxy for this site only (`http://`, `https://`, `socks5://`); empty = `network.proxy`.
+    pub proxy: String,
+    /// Further base URLs of the same site, tried in order when the base URL cannot be reached or
+    /// is blocked; the one that answered is remembered and tried first next time.
+    pub mirrors: Vec<String>,
+    /// Extra request headers (`Cookie`, `User-Agent`, ...), e.g. handed over from a browser that
+    /// passed the site's bot check.
+    pub headers: BTreeMap<String, String>,
 }
 
 impl ProviderConfig {
@@ -98,6 +108,9 @@ impl Default for ProviderConfig {
             rate_limit: 4.0,
             timeout: 20,
             retries: 3,
+            proxy: String::new(),
+            mirrors: Vec::new(),
+            headers: BTreeMap::new(),
         }
     }
 }
@@ -265,6 +278,72 @@ impl Default for CacheConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Proxy for provider, hoster and media traffic (`http://`, `https://`, `socks5://`, with
+    /// optional `user:password@`); empty = none.
+    pub proxy: String,
+    /// Failed requests in a row after which a site or hoster counts as down.
+    pub down_after: u32,
+    /// First cooldown of a down site or hoster, seconds; doubled each time it is still down.
+    pub cooldown: u64,
+    /// Longest cooldown, seconds.
+    pub max_cooldown: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            proxy: String::new(),
+            down_after: 3,
+            cooldown: 30,
+            max_cooldown: 600,
+        }
+    }
+}
+
+/// Checks a proxy URL: `http`, `https`, `socks5` or `socks5h` with a host. The error names `field`.
+pub fn check_proxy_url(field: &str, raw: &str) -> Result<()> {
+    let shown = redact_url_password(raw);
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| Error::invalid(field, format!("{shown:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{shown:?} uses {:?}; a proxy URL starts with http://, https:// or socks5://",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid(field, format!("{shown:?} has no host")));
+    }
+    if url.port_or_known_default().is_none() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{shown:?} has no port (socks5 proxies need one, e.g. socks5://127.0.0.1:1080)"
+            ),
+        ));
+    }
+    reqwest::Proxy::all(url.as_str())
+        .map_err(|e| Error::invalid(field, format!("{shown:?} cannot be used as a proxy: {e}")))?;
+    Ok(())
+}
+
+/// A URL with its password replaced by `***` (for messages, logs and API answers).
+pub fn redact_url_password(raw: &str) -> String {
+    match url::Url::parse(raw.trim()) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
 /// File name of the config inside the data dir.
 pub const CONFIG_FILE: &str = "config.json";
 /// Folder inside the data dir that holds copies of earlier config files.
@@ -280,6 +359,13 @@ fn map_child_template(path: &str) -> Option<Option<serde_json::Value>> {
             serde_json::to_value(ProviderConfig::default()).expect("provider config serialises"),
         )),
         "scripts.settings" => Some(None),
+        // `providers.<id>.headers`: header name → value.
+        p if p.starts_with("providers.")
+            && p.ends_with(".headers")
+            && p.matches('.').count() == 2 =>
+        {
+            Some(None)
+        }
         _ => None,
     }
 }
@@ -400,6 +486,34 @@ impl Config {
             if provider.retries > 10 {
                 return Err(Error::invalid(field("retries"), "must be at most 10"));
             }
+            if !provider.proxy.trim().is_empty() {
+                check_proxy_url(&field("proxy"), &provider.proxy)?;
+            }
+            for (i, mirror) in provider.mirrors.iter().enumerate() {
+                match url::Url::parse(mirror.trim()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                    _ => {
+                        return Err(Error::invalid(
+                            format!("providers.{name}.mirrors[{i}]"),
+                            format!(
+                                "{mirror:?} is not an http(s) base URL like https://serienstream.to"
+                            ),
+                        ));
+                    }
+                }
+            }
+            for (header, value) in &provider.headers {
+                let key = format!("providers.{name}.headers.{header}");
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(Error::invalid(key, "is not a valid HTTP header name"));
+                }
+                if reqwest::header::HeaderValue::from_str(value).is_err() {
+                    return Err(Error::invalid(
+                        key,
+                        "the value must be one line of visible text",
+                    ));
+                }
+            }
         }
 
         let d = &self.download;
@@ -497,6 +611,19 @@ impl Config {
             "server.request_timeout",
             self.server.request_timeout,
             1,
+            86_400,
+        )?;
+
+        let net = &self.network;
+        if !net.proxy.trim().is_empty() {
+            check_proxy_url("network.proxy", &net.proxy)?;
+        }
+        check_range("network.down_after", net.down_after.into(), 1, 1000)?;
+        check_range("network.cooldown", net.cooldown, 1, 86_400)?;
+        check_range(
+            "network.max_cooldown",
+            net.max_cooldown,
+            net.cooldown,
             86_400,
         )?;
 

@@ -12,6 +12,7 @@ pub mod hosters;
 pub mod http;
 pub mod metadata;
 pub mod model;
+pub mod network;
 pub mod providers;
 pub mod queue;
 pub mod registry;
