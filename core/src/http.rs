@@ -242,6 +242,9 @@ impl SiteSetup {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let mut own_referer = false;
         for (name, value) in &config.headers {
+            if value.trim().is_empty() {
+                continue;
+            }
             let key = format!("providers.{site}.headers.{name}");
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::invalid(&key, "is not a valid HTTP header name"))?;
@@ -635,8 +638,7 @@ impl SiteClient {
             };
             if let Some(cooldown) = inner.network.failed(Peer::Site, site, &text) {
                 return Err(error(format!(
-                    "{text} (failed {} times in a row: no requests to {site} for {} s)",
-                    inner.network.policy().down_after,
+                    "{text}; {site} counts as down now and is not asked again for {} s",
                     cooldown.as_secs()
                 )));
             }

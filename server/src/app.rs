@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use aniworld_core::config::Config;
 use aniworld_core::events::CallbackManager;
+use aniworld_core::network::Network;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
@@ -55,6 +56,8 @@ struct StateInner {
     started: Instant,
     /// Native plugins and scripts.
     extensions: Arc<Extensions>,
+    /// Proxy, mirrors in use and down cooldowns of the sites and hosters.
+    network: Network,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
         if let Some(queue) = self.queue() {
             queue.set_config(config.clone()).await;
         }
+        self.inner.network.reconfigure(&config);
         *self.inner.config.write().expect("config lock") = Arc::new(config);
         Ok(())
     }
@@ -110,6 +114,11 @@ impl AppState {
     /// The download queue (always present once built; `Option` keeps handlers honest).
     pub fn queue(&self) -> Option<&DownloadQueue> {
         self.inner.queue.as_ref()
+    }
+
+    /// Proxy, the base URL each site answers on, and which sites and hosters are down.
+    pub fn network(&self) -> &Network {
+        &self.inner.network
     }
 
     pub fn uptime(&self) -> Duration {
@@ -164,10 +173,10 @@ async fn load_extensions(ctx: &ExtensionContext<'_>) -> Arc<Extensions> {
     Arc::new(Extensions::load(ctx.config, ctx.data_dir, ctx.registry, ctx.events).await)
 }
 
-/// Built-in providers and hosters.
-fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
-    aniworld_core::providers::register_builtin(registry, config)?;
-    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
+/// Built-in providers and hosters, on the application's network.
+fn register_builtins(registry: &Registry, config: &Config, network: &Network) -> Result<()> {
+    aniworld_core::providers::register_builtin_on(registry, config, network)?;
+    aniworld_core::hosters::register_builtin(registry, network.hoster_client()?);
     Ok(())
 }
 
@@ -219,7 +228,8 @@ impl App {
         let auth = AuthService::new(store.clone(), &secret);
         let registry = Registry::new();
         let events = CallbackManager::new();
-        register_builtins(&registry, &config)?;
+        let network = Network::with_store(&config, store.clone()).await?;
+        register_builtins(&registry, &config, &network)?;
         let extensions = load_extensions(&ExtensionContext {
             data_dir: &options.data_dir,
             config: &config,
@@ -251,6 +261,7 @@ impl App {
                 queue: Some(queue),
                 started: Instant::now(),
                 extensions,
+                network,
             }),
         };
         let endpoint = Arc::new(routes(&state));

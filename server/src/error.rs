@@ -143,7 +143,12 @@ impl From<aniworld_core::Error> for ApiError {
             )),
             E::Conflict(_) | E::Cancelled => ApiError::Conflict(body(code, e.to_string(), None)),
             E::Unsupported(_) => ApiError::BadRequest(body(code, e.to_string(), None)),
-            E::Blocked { .. } | E::Parse { .. } | E::Http(_) | E::Plugin { .. } => {
+            E::Blocked { site, .. } => ApiError::BadGateway(body(
+                code,
+                e.to_string(),
+                Some(serde_json::json!({ "site": site })),
+            )),
+            E::Parse { .. } | E::Http(_) | E::Plugin { .. } => {
                 ApiError::BadGateway(body(code, e.to_string(), None))
             }
             E::Timeout(_) => ApiError::GatewayTimeout(body(code, e.to_string(), None)),

@@ -65,6 +65,22 @@ pub struct PluginEntry {
     pub line: Option<u64>,
     /// Hook functions a script defines.
     pub hooks: Vec<String>,
+    /// Built-in provider sites: the base URL in use (the configured one, or the mirror that
+    /// answered last).
+    pub base_url: Option<String>,
+    /// Built-in provider sites: the configured base URL followed by the mirrors.
+    pub base_urls: Vec<String>,
+    /// Built-in provider sites: the proxy in use (password hidden).
+    pub proxy: Option<String>,
+    /// Set while the site or hoster is down: why, and when it is asked again.
+    pub down: Option<DownInfo>,
+}
+
+/// A site or hoster that failed several times in a row and is left alone for a while.
+#[derive(Debug, Clone, Object)]
+pub struct DownInfo {
+    pub error: String,
+    pub retry_in_secs: u64,
 }
 
 #[derive(Debug, Object)]
@@ -112,8 +128,33 @@ fn listing(
         natives.iter().map(|p| (p.path.as_str(), p)).collect();
     let script_by_path: BTreeMap<&str, &ScriptStatus> =
         scripts.iter().map(|s| (s.path.as_str(), s)).collect();
+    let sites: BTreeMap<String, aniworld_core::network::SiteState> = state
+        .network()
+        .sites()
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let hosters_down: BTreeMap<String, aniworld_core::network::DownState> = state
+        .network()
+        .hosters_down()
+        .into_iter()
+        .map(|d| (d.name.to_ascii_lowercase(), d))
+        .collect();
+    let down_info = |d: &aniworld_core::network::DownState| DownInfo {
+        error: d.reason.clone(),
+        retry_in_secs: d.retry_in_secs,
+    };
     let mut items = Vec::new();
     for c in state.registry().components() {
+        let builtin_site = (c.kind == ComponentKind::Provider
+            && c.origin.source == Source::Builtin)
+            .then(|| sites.get(&c.id))
+            .flatten();
+        let down = match c.kind {
+            ComponentKind::Provider => builtin_site.and_then(|s| s.down.as_ref()).map(down_info),
+            ComponentKind::Hoster => hosters_down.get(&c.id.to_ascii_lowercase()).map(down_info),
+            ComponentKind::Hook => None,
+        };
         let path = c.origin.path.clone();
         let native = path.as_deref().and_then(|p| native_by_path.get(p));
         let script = path.as_deref().and_then(|p| script_by_path.get(p));
@@ -137,6 +178,12 @@ fn listing(
             error: problem.as_ref().map(|p| p.message.clone()),
             line: problem.and_then(|p| p.line).map(|l| l as u64),
             hooks: script.map(|s| s.hooks.clone()).unwrap_or_default(),
+            base_url: builtin_site.map(|s| s.base_url.clone()),
+            base_urls: builtin_site
+                .map(|s| s.base_urls.clone())
+                .unwrap_or_default(),
+            proxy: builtin_site.and_then(|s| s.proxy.clone()),
+            down,
         });
     }
     for p in natives {
@@ -160,6 +207,10 @@ fn listing(
                 error: Some(reason.clone()),
                 line: None,
                 hooks: Vec::new(),
+                base_url: None,
+                base_urls: Vec::new(),
+                proxy: None,
+                down: None,
             });
         }
     }
@@ -183,6 +234,10 @@ fn listing(
             error: s.error.as_ref().map(|e| e.message.clone()),
             line: s.error.as_ref().and_then(|e| e.line).map(|l| l as u64),
             hooks: s.hooks.clone(),
+            base_url: None,
+            base_urls: Vec::new(),
+            proxy: None,
+            down: None,
         });
     }
     items

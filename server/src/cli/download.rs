@@ -74,7 +74,10 @@ pub fn parse_episodes(spec: &str) -> Result<Vec<u32>, String> {
 fn registry(config: &Config) -> Result<Registry, CliError> {
     let registry = Registry::new();
     aniworld_core::providers::register_builtin(&registry, config)?;
-    aniworld_core::hosters::register_builtin(&registry, aniworld_core::http::browser_client());
+    aniworld_core::hosters::register_builtin(
+        &registry,
+        aniworld_core::http::browser_client_with(&config.network)?,
+    );
     Ok(registry)
 }
 

@@ -52,12 +52,15 @@ async fn registry_with_scripts(
     data_dir: &Path,
 ) -> Result<(Registry, Option<aniworld_scripts::ScriptHost>), CliError> {
     let registry = Registry::new();
-    hosters::register_builtin(&registry, aniworld_core::http::browser_client());
     let config = if Config::path(data_dir).exists() {
         Config::load_or_create(data_dir)?
     } else {
         Config::default()
     };
+    hosters::register_builtin(
+        &registry,
+        aniworld_core::http::browser_client_with(&config.network)?,
+    );
     let scripts = aniworld_scripts::ScriptHostConfig::from_config(&config, data_dir);
     if !scripts.dir.is_dir() {
         return Ok((registry, None));
