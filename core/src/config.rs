@@ -1090,6 +1090,30 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_or_create_with_env(
+            dir.path(),
+            env(&[
+                ("ANIWORLD_NETWORK__PROXY", "socks5://127.0.0.1:1080"),
+                (
+                    "ANIWORLD_PROVIDERS__STO__MIRRORS",
+                    r#"["https://serienstream.to","https://serienstream.cx"]"#,
+                ),
+                ("ANIWORLD_PROVIDERS__STO__HEADERS__COOKIE", "cf_clearance=1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.network.proxy, "socks5://127.0.0.1:1080");
+        let sto = &config.providers["sto"];
+        assert_eq!(sto.mirrors.len(), 2);
+        assert_eq!(sto.headers["cookie"], "cf_clearance=1");
+        let err = Config::from_json_str(r#"{"providers": {"sto": {"headers": {"Cookie": 1}}}}"#)
+            .unwrap_err();
+        assert_eq!(field_of(err), "providers.sto.headers.Cookie");
+    }
+
+    #[test]
     fn environment_overrides_are_not_written_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         Config::load_or_create_with_env(dir.path(), env(&[("ANIWORLD_AUTH__TOKEN_TTL", "120")]))
@@ -1194,6 +1218,35 @@ mod tests {
             (
                 "database.url",
                 Box::new(|c| c.database.url = "mysql://x".into()),
+            ),
+            (
+                "network.proxy",
+                Box::new(|c| c.network.proxy = "ftp://127.0.0.1:21".into()),
+            ),
+            (
+                "providers.sto.proxy",
+                Box::new(|c| c.providers.get_mut("sto").unwrap().proxy = "127.0.0.1:3128".into()),
+            ),
+            (
+                "providers.sto.mirrors[0]",
+                Box::new(|c| {
+                    c.providers.get_mut("sto").unwrap().mirrors = vec!["serienstream.to".into()]
+                }),
+            ),
+            (
+                "providers.sto.headers.Cookie",
+                Box::new(|c| {
+                    c.providers
+                        .get_mut("sto")
+                        .unwrap()
+                        .headers
+                        .insert("Cookie".into(), "a=1\nb=2".into());
+                }),
+            ),
+            ("network.down_after", Box::new(|c| c.network.down_after = 0)),
+            (
+                "network.max_cooldown",
+                Box::new(|c| c.network.max_cooldown = 10),
             ),
         ];
         for (expected, mutate) in cases {

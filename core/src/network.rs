@@ -406,8 +406,15 @@ pub fn describe_transport(e: &reqwest::Error, host: &str, timeout: Option<Durati
     let mut io_kind = None;
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            io_kind.get_or_insert(io.kind());
+        // io errors may wrap further io errors (`get_ref`) that `source` skips.
+        let mut io = s.downcast_ref::<std::io::Error>();
+        while let Some(err) = io {
+            if err.kind() != std::io::ErrorKind::Other {
+                io_kind.get_or_insert(err.kind());
+            }
+            io = err
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>());
         }
         texts.push(s.to_string());
         source = s.source();
@@ -431,7 +438,9 @@ pub fn describe_transport(e: &reqwest::Error, host: &str, timeout: Option<Durati
         }
         _ => {}
     }
-    if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+    // rustls reports what it did not like as invalid data while connecting.
+    let tls_data = e.is_connect() && io_kind == Some(K::InvalidData);
+    if tls_data || all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
         return format!("TLS handshake with {host} failed: {innermost}");
     }
     if all.contains("connection closed") || all.contains("incomplete") {

@@ -468,3 +468,84 @@ async fn bad_proxy_urls_and_mirrors_are_config_errors_naming_the_key() {
     .expect("a bad proxy URL stops the start");
     assert!(err.to_string().contains("network.proxy"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failing_hoster_is_down_and_later_downloads_skip_it_at_once() {
+    let site = FixtureSite::start().await;
+    site.state.set_knob("hoster.voe.status", "503");
+    let mut config = fixture_config(&site);
+    config["network"] = json!({ "down_after": 1 });
+    config["download"] = json!({ "max_parallel": 1, "attempts_per_candidate": 1 });
+    let app = spawn_app_with(config).await;
+    let token = app.token().await;
+    let r = app
+        .post(
+            "/api/anime/add",
+            &token,
+            json!({"link": "/anime/stream/attack-on-titan"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let added: Value = app
+        .post(
+            "/api/queue/add",
+            &token,
+            json!({"episodes": [
+                {"key": "attack-on-titan", "season": 1, "episode": 1},
+                {"key": "attack-on-titan", "season": 1, "episode": 2}
+            ]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added["added"].as_array().unwrap().len(), 2, "{added}");
+    app.post("/api/queue/start", &token, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status: Value = app
+            .get("/api/queue/status", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = status["items"].as_array().unwrap();
+        if items.iter().all(|i| i["status"] == "completed") {
+            break;
+        }
+        assert!(
+            !items.iter().any(|i| i["status"] == "failed"),
+            "a download failed: {status}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "downloads did not finish: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // VOE (first in the hoster preference) was asked once; the second episode went straight on.
+    let voe = site
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.server == "voe")
+        .count();
+    assert_eq!(voe, 1);
+    let health: Value = app
+        .http
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["hosters_down"][0]["name"], "VOE", "{health}");
+    assert!(
+        health["hosters_down"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{health}"
+    );
+}
