@@ -22,6 +22,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub cache: CacheConfig,
+    pub network: NetworkConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -79,6 +81,14 @@ pub struct ProviderConfig {
     pub timeout: u64,
     /// Retries on timeouts and 5xx, with exponential backoff.
     pub retries: u32,
+    /// Proxy for this site only (`http://`, `https://`, `socks5://`); empty = `network.proxy`.
+    pub proxy: String,
+    /// Further base URLs of the same site, tried in order when the base URL cannot be reached or
+    /// is blocked; the one that answered is remembered and tried first next time.
+    pub mirrors: Vec<String>,
+    /// Extra request headers (`Cookie`, `User-Agent`, ...), e.g. handed over from a browser that
+    /// passed the site's bot check.
+    pub headers: BTreeMap<String, String>,
 }
 
 impl ProviderConfig {
@@ -98,6 +108,9 @@ impl Default for ProviderConfig {
             rate_limit: 4.0,
             timeout: 20,
             retries: 3,
+            proxy: String::new(),
+            mirrors: Vec::new(),
+            headers: BTreeMap::new(),
         }
     }
 }
@@ -265,6 +278,72 @@ impl Default for CacheConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Proxy for provider, hoster and media traffic (`http://`, `https://`, `socks5://`, with
+    /// optional `user:password@`); empty = none.
+    pub proxy: String,
+    /// Failed requests in a row after which a site or hoster counts as down.
+    pub down_after: u32,
+    /// First cooldown of a down site or hoster, seconds; doubled each time it is still down.
+    pub cooldown: u64,
+    /// Longest cooldown, seconds.
+    pub max_cooldown: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            proxy: String::new(),
+            down_after: 3,
+            cooldown: 30,
+            max_cooldown: 600,
+        }
+    }
+}
+
+/// Checks a proxy URL: `http`, `https`, `socks5` or `socks5h` with a host. The error names `field`.
+pub fn check_proxy_url(field: &str, raw: &str) -> Result<()> {
+    let shown = redact_url_password(raw);
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| Error::invalid(field, format!("{shown:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{shown:?} uses {:?}; a proxy URL starts with http://, https:// or socks5://",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid(field, format!("{shown:?} has no host")));
+    }
+    if url.port_or_known_default().is_none() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{shown:?} has no port (socks5 proxies need one, e.g. socks5://127.0.0.1:1080)"
+            ),
+        ));
+    }
+    reqwest::Proxy::all(url.as_str())
+        .map_err(|e| Error::invalid(field, format!("{shown:?} cannot be used as a proxy: {e}")))?;
+    Ok(())
+}
+
+/// A URL with its password replaced by `***` (for messages, logs and API answers).
+pub fn redact_url_password(raw: &str) -> String {
+    match url::Url::parse(raw.trim()) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
 /// File name of the config inside the data dir.
 pub const CONFIG_FILE: &str = "config.json";
 /// Folder inside the data dir that holds copies of earlier config files.
@@ -280,6 +359,13 @@ fn map_child_template(path: &str) -> Option<Option<serde_json::Value>> {
             serde_json::to_value(ProviderConfig::default()).expect("provider config serialises"),
         )),
         "scripts.settings" => Some(None),
+        // `providers.<id>.headers`: header name → value.
+        p if p.starts_with("providers.")
+            && p.ends_with(".headers")
+            && p.matches('.').count() == 2 =>
+        {
+            Some(None)
+        }
         _ => None,
     }
 }
@@ -400,6 +486,34 @@ impl Config {
             if provider.retries > 10 {
                 return Err(Error::invalid(field("retries"), "must be at most 10"));
             }
+            if !provider.proxy.trim().is_empty() {
+                check_proxy_url(&field("proxy"), &provider.proxy)?;
+            }
+            for (i, mirror) in provider.mirrors.iter().enumerate() {
+                match url::Url::parse(mirror.trim()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                    _ => {
+                        return Err(Error::invalid(
+                            format!("providers.{name}.mirrors[{i}]"),
+                            format!(
+                                "{mirror:?} is not an http(s) base URL like https://serienstream.to"
+                            ),
+                        ));
+                    }
+                }
+            }
+            for (header, value) in &provider.headers {
+                let key = format!("providers.{name}.headers.{header}");
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(Error::invalid(key, "is not a valid HTTP header name"));
+                }
+                if reqwest::header::HeaderValue::from_str(value).is_err() {
+                    return Err(Error::invalid(
+                        key,
+                        "the value must be one line of visible text",
+                    ));
+                }
+            }
         }
 
         let d = &self.download;
@@ -497,6 +611,19 @@ impl Config {
             "server.request_timeout",
             self.server.request_timeout,
             1,
+            86_400,
+        )?;
+
+        let net = &self.network;
+        if !net.proxy.trim().is_empty() {
+            check_proxy_url("network.proxy", &net.proxy)?;
+        }
+        check_range("network.down_after", net.down_after.into(), 1, 1000)?;
+        check_range("network.cooldown", net.cooldown, 1, 86_400)?;
+        check_range(
+            "network.max_cooldown",
+            net.max_cooldown,
+            net.cooldown,
             86_400,
         )?;
 
@@ -963,6 +1090,30 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_or_create_with_env(
+            dir.path(),
+            env(&[
+                ("ANIWORLD_NETWORK__PROXY", "socks5://127.0.0.1:1080"),
+                (
+                    "ANIWORLD_PROVIDERS__STO__MIRRORS",
+                    r#"["https://serienstream.to","https://serienstream.cx"]"#,
+                ),
+                ("ANIWORLD_PROVIDERS__STO__HEADERS__COOKIE", "cf_clearance=1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.network.proxy, "socks5://127.0.0.1:1080");
+        let sto = &config.providers["sto"];
+        assert_eq!(sto.mirrors.len(), 2);
+        assert_eq!(sto.headers["cookie"], "cf_clearance=1");
+        let err = Config::from_json_str(r#"{"providers": {"sto": {"headers": {"Cookie": 1}}}}"#)
+            .unwrap_err();
+        assert_eq!(field_of(err), "providers.sto.headers.Cookie");
+    }
+
+    #[test]
     fn environment_overrides_are_not_written_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         Config::load_or_create_with_env(dir.path(), env(&[("ANIWORLD_AUTH__TOKEN_TTL", "120")]))
@@ -1067,6 +1218,35 @@ mod tests {
             (
                 "database.url",
                 Box::new(|c| c.database.url = "mysql://x".into()),
+            ),
+            (
+                "network.proxy",
+                Box::new(|c| c.network.proxy = "ftp://127.0.0.1:21".into()),
+            ),
+            (
+                "providers.sto.proxy",
+                Box::new(|c| c.providers.get_mut("sto").unwrap().proxy = "127.0.0.1:3128".into()),
+            ),
+            (
+                "providers.sto.mirrors[0]",
+                Box::new(|c| {
+                    c.providers.get_mut("sto").unwrap().mirrors = vec!["serienstream.to".into()]
+                }),
+            ),
+            (
+                "providers.sto.headers.Cookie",
+                Box::new(|c| {
+                    c.providers
+                        .get_mut("sto")
+                        .unwrap()
+                        .headers
+                        .insert("Cookie".into(), "a=1\nb=2".into());
+                }),
+            ),
+            ("network.down_after", Box::new(|c| c.network.down_after = 0)),
+            (
+                "network.max_cooldown",
+                Box::new(|c| c.network.max_cooldown = 10),
             ),
         ];
         for (expected, mutate) in cases {

@@ -21,9 +21,26 @@ pub enum Error {
     /// Already exists (adding a series or a queue item twice).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// Network failure after retries, or an unexpected HTTP status.
-    #[error("http error: {0}")]
+    /// Network failure after retries, or an unexpected HTTP status. The text says what failed
+    /// (DNS, refused, timeout, TLS, status) and where.
+    #[error("{0}")]
     Http(String),
+    /// A site or hoster failed several times in a row and is not asked again until `retry_in_secs`
+    /// have passed (calls fail at once meanwhile).
+    #[error("{site} is down (last problem: {reason}); not asked again for {retry_in_secs} s")]
+    SiteDown {
+        site: String,
+        reason: String,
+        retry_in_secs: u64,
+    },
+    /// The configured proxy (`key` names the config key) could not be used: refused, unreachable,
+    /// or it rejected the request. Not the site's fault.
+    #[error("proxy {proxy} ({key}): {message}")]
+    Proxy {
+        key: String,
+        proxy: String,
+        message: String,
+    },
     #[error("timed out: {0}")]
     Timeout(String),
     #[error("i/o error at {path}: {source}")]
@@ -73,6 +90,8 @@ impl Error {
             Error::Invalid { .. } => "invalid_input",
             Error::Conflict(_) => "conflict",
             Error::Http(_) => "upstream_error",
+            Error::SiteDown { .. } => "site_down",
+            Error::Proxy { .. } => "proxy_error",
             Error::Timeout(_) => "timeout",
             Error::Io { .. } => "io_error",
             Error::Database(_) | Error::Migration(_) => "database_error",

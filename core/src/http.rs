@@ -1,15 +1,22 @@
-//! Per-site HTTP client: browser-like headers, rate limit, retries with backoff, challenge detection.
+//! Per-site HTTP client: browser-like headers, rate limit, proxy, mirrors, retries with backoff,
+//! "down" cooldowns, challenge detection.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue, LOCATION, ORIGIN, REFERER};
+use reqwest::header::{
+    COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION, ORIGIN, REFERER,
+    USER_AGENT as USER_AGENT_HEADER,
+};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::config::ProviderConfig;
+use crate::config::{NetworkConfig, ProviderConfig};
 use crate::error::{Error, Result};
+use crate::network::{
+    Network, Peer, ProxySetting, SiteState, describe_transport, host_of, is_transport, site_proxy,
+};
 
 /// A current desktop browser's User-Agent; the sites answer scripted clients with 403.
 pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
@@ -72,6 +79,8 @@ const WEAK_MARKERS: &[(&str, &str)] = &[
     ("recaptcha/api.js", "captcha"),
     ("id=\"captcha", "captcha"),
     ("class=\"captcha", "captcha"),
+    ("player-prepare-turnstile", "Turnstile"),
+    ("altcha-widget", "ALTCHA captcha"),
 ];
 
 /// Challenge pages are a few kilobytes; real content pages are much larger.
@@ -151,9 +160,17 @@ impl RateLimiter {
 
 /// One site's HTTP client, shared by everything that talks to that site.
 ///
-/// - browser-like User-Agent, Accept, Accept-Language and a Referer of the site itself;
+/// - browser-like User-Agent, Accept, Accept-Language and a Referer of the site itself, plus
+///   `providers.<id>.headers` (a `Cookie` there joins the cookies the site sets);
 /// - at most `rate_limit` requests per second (`providers.<id>.rate_limit`);
-/// - timeouts, connection failures, 429 and 5xx are retried `retries` times with exponential backoff;
+/// - through `providers.<id>.proxy`, else `network.proxy`; a proxy that cannot be reached is
+///   [`Error::Proxy`], never the site's fault;
+/// - the base URL and then `providers.<id>.mirrors` are tried in order when one cannot be reached,
+///   answers 5xx or is blocked; the one that answered is used first from then on (and remembered
+///   across restarts when the [`Network`] has a store);
+/// - timeouts, connection failures, 429 and 5xx are retried `retries` times with exponential
+///   backoff; after `network.down_after` failures in a row the site is down for a cooldown and
+///   calls fail at once with [`Error::SiteDown`];
 /// - a challenge page (DDoS-Guard, Cloudflare, captcha, Turnstile) or a 403 is [`Error::Blocked`];
 /// - a 404 is [`Error::NotFound`]; the site's own error page is recognised by the provider's parser.
 #[derive(Debug, Clone)]
@@ -164,108 +181,255 @@ pub struct SiteClient {
 #[derive(Debug)]
 struct SiteClientInner {
     site: String,
-    base: url::Url,
+    setup: RwLock<Arc<SiteSetup>>,
+    /// Index into `setup.bases` of the base URL that answered last.
+    active: RwLock<usize>,
+    backoff: Duration,
+    network: Network,
+}
+
+/// Everything built from the config; replaced as a whole when the config changes.
+#[derive(Debug)]
+struct SiteSetup {
+    /// What this was built from, to tell whether a new config changes anything.
+    source: (ProviderConfig, Option<ProxySetting>),
+    bases: Vec<url::Url>,
     client: reqwest::Client,
     /// Same settings, but redirects are returned instead of followed (resolving `/redirect/{id}`).
     no_redirect: reqwest::Client,
+    proxy: Option<ProxySetting>,
     limiter: RateLimiter,
     retries: u32,
-    backoff: Duration,
+    timeout: Duration,
+    /// Whether the config sets a Referer (then the site's own is not sent).
+    own_referer: bool,
+}
+
+/// One way a request to one base URL went wrong, when the next base may do better.
+enum Miss {
+    Blocked(String),
+    Timeout(String),
+    Failed(String),
+}
+
+impl SiteSetup {
+    fn build(site: &str, config: &ProviderConfig, network: &NetworkConfig) -> Result<SiteSetup> {
+        let parse_base = |key: String, raw: &str| -> Result<url::Url> {
+            let base = url::Url::parse(raw.trim())
+                .map_err(|e| Error::invalid(&key, format!("{raw:?} is not a URL: {e}")))?;
+            if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+                return Err(Error::invalid(
+                    key,
+                    format!("{raw:?} is not an http(s) URL"),
+                ));
+            }
+            Ok(base)
+        };
+        let mut bases = vec![parse_base(
+            format!("providers.{site}.base_url"),
+            &config.base_url,
+        )?];
+        for (i, mirror) in config.mirrors.iter().enumerate() {
+            let mirror = parse_base(format!("providers.{site}.mirrors[{i}]"), mirror)?;
+            if !bases.contains(&mirror) {
+                bases.push(mirror);
+            }
+        }
+        let proxy = site_proxy(site, &config.proxy, network)?;
+
+        let mut headers = browser_headers();
+        headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut own_referer = false;
+        for (name, value) in &config.headers {
+            if value.trim().is_empty() {
+                continue;
+            }
+            let key = format!("providers.{site}.headers.{name}");
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::invalid(&key, "is not a valid HTTP header name"))?;
+            if header == COOKIE {
+                // Into the cookie jar, so the cookies the site sets itself are sent along.
+                for cookie in value.split(';').map(str::trim).filter(|c| c.contains('=')) {
+                    for base in &bases {
+                        jar.add_cookie_str(cookie, base);
+                    }
+                }
+                continue;
+            }
+            let value = HeaderValue::from_str(value.trim())
+                .map_err(|_| Error::invalid(&key, "the value must be one line of visible text"))?;
+            own_referer |= header == REFERER;
+            headers.insert(header, value);
+        }
+        let timeout = Duration::from_secs(config.timeout.max(1));
+        let build = |policy: reqwest::redirect::Policy| -> Result<reqwest::Client> {
+            let mut builder = reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .cookie_provider(jar.clone())
+                .connect_timeout(timeout.min(Duration::from_secs(15)))
+                .timeout(timeout)
+                .redirect(policy);
+            if let Some(p) = &proxy {
+                builder = builder.proxy(p.to_reqwest()?);
+            }
+            builder
+                .build()
+                .map_err(|e| Error::Http(format!("cannot build the {site} client: {e}")))
+        };
+        Ok(SiteSetup {
+            source: (config.clone(), proxy.clone()),
+            client: build(reqwest::redirect::Policy::limited(MAX_SITE_REDIRECTS))?,
+            no_redirect: build(reqwest::redirect::Policy::none())?,
+            bases,
+            proxy,
+            limiter: RateLimiter::new(config.rate_limit),
+            retries: config.retries,
+            timeout,
+            own_referer,
+        })
+    }
+
+    /// Index of the base URL `url` belongs to (same host and port).
+    fn base_of(&self, url: &url::Url) -> Option<usize> {
+        self.bases.iter().position(|b| {
+            b.host_str() == url.host_str()
+                && b.port_or_known_default() == url.port_or_known_default()
+        })
+    }
 }
 
 impl SiteClient {
-    /// Builds the client of site `site` from its config section.
+    /// Builds the client of site `site` from its config section, on its own [`Network`].
     pub fn new(site: &str, config: &ProviderConfig) -> Result<Self> {
         Self::with_backoff(site, config, Duration::from_millis(500))
     }
 
     /// Like [`SiteClient::new`] with a chosen first backoff delay (doubled on each retry).
     pub fn with_backoff(site: &str, config: &ProviderConfig, backoff: Duration) -> Result<Self> {
-        let base = url::Url::parse(config.base_url.trim()).map_err(|e| {
-            Error::invalid(
-                format!("providers.{site}.base_url"),
-                format!("{:?} is not a URL: {e}", config.base_url),
-            )
-        })?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(Error::invalid(
-                format!("providers.{site}.base_url"),
-                format!("{:?} is not an http(s) URL", config.base_url),
-            ));
-        }
-        let mut headers = browser_headers();
-        if let Ok(referer) = HeaderValue::from_str(&origin_of(&base)) {
-            headers.insert(REFERER, referer);
-        }
-        let timeout = Duration::from_secs(config.timeout.max(1));
-        let build = |policy: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
-                .user_agent(USER_AGENT)
-                .default_headers(headers.clone())
-                .cookie_store(true)
-                .connect_timeout(timeout.min(Duration::from_secs(15)))
-                .timeout(timeout)
-                .redirect(policy)
-                .build()
-                .map_err(|e| Error::Http(format!("cannot build the {site} client: {e}")))
-        };
-        Ok(SiteClient {
+        let network = Network::default();
+        Self::on_network(site, config, &network.config(), &network, backoff)
+    }
+
+    /// The client of `site` on `network` (shared cooldowns, remembered mirror, status listing),
+    /// with `network_config.proxy` unless the site has its own.
+    pub fn on_network(
+        site: &str,
+        config: &ProviderConfig,
+        network_config: &NetworkConfig,
+        network: &Network,
+        backoff: Duration,
+    ) -> Result<Self> {
+        let setup = SiteSetup::build(site, config, network_config)?;
+        let active = network
+            .remembered_base(site)
+            .and_then(|b| url::Url::parse(&b).ok())
+            .and_then(|b| setup.bases.iter().position(|x| *x == b))
+            .unwrap_or(0);
+        let client = SiteClient {
             inner: Arc::new(SiteClientInner {
                 site: site.to_owned(),
-                client: build(reqwest::redirect::Policy::limited(MAX_SITE_REDIRECTS))?,
-                no_redirect: build(reqwest::redirect::Policy::none())?,
-                base,
-                limiter: RateLimiter::new(config.rate_limit),
-                retries: config.retries,
+                setup: RwLock::new(Arc::new(setup)),
+                active: RwLock::new(active),
                 backoff,
+                network: network.clone(),
             }),
-        })
+        };
+        network.register_site(client.clone());
+        Ok(client)
+    }
+
+    /// Applies changed settings (headers, proxy, mirrors, limits). Unchanged settings keep the
+    /// connections and cookies.
+    pub fn reconfigure(&self, config: &ProviderConfig, network: &NetworkConfig) -> Result<()> {
+        let proxy = site_proxy(&self.inner.site, &config.proxy, network)?;
+        if self.setup().source == (config.clone(), proxy) {
+            return Ok(());
+        }
+        let setup = SiteSetup::build(&self.inner.site, config, network)?;
+        let current = self.base_url();
+        let active = setup
+            .bases
+            .iter()
+            .position(|b| b.as_str().trim_end_matches('/') == current)
+            .unwrap_or(0);
+        *self.inner.setup.write().expect("site lock") = Arc::new(setup);
+        *self.inner.active.write().expect("site lock") = active;
+        tracing::info!(site = %self.inner.site, "network settings changed");
+        Ok(())
+    }
+
+    fn setup(&self) -> Arc<SiteSetup> {
+        self.inner.setup.read().expect("site lock").clone()
+    }
+
+    fn active(&self, setup: &SiteSetup) -> usize {
+        (*self.inner.active.read().expect("site lock")).min(setup.bases.len() - 1)
     }
 
     pub fn site(&self) -> &str {
         &self.inner.site
     }
 
-    /// The site's base URL, without a trailing slash.
+    /// The base URL in use (the one that answered last), without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.inner.base.as_str().trim_end_matches('/').to_owned()
+        let setup = self.setup();
+        setup.bases[self.active(&setup)]
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
     }
 
-    /// Absolute URL of a site path (`/anime/stream/x`), or `link` itself when it already is absolute.
+    /// What the status endpoints show about this client (the down state is the network's).
+    pub fn state(&self) -> SiteState {
+        let setup = self.setup();
+        SiteState {
+            id: self.inner.site.clone(),
+            base_url: self.base_url(),
+            base_urls: setup
+                .bases
+                .iter()
+                .map(|b| b.as_str().trim_end_matches('/').to_owned())
+                .collect(),
+            proxy: setup.proxy.as_ref().map(ProxySetting::shown),
+            down: None,
+        }
+    }
+
+    /// Absolute URL of a site path (`/anime/stream/x`) on the base URL in use, or `link` itself
+    /// when it already is absolute.
     pub fn url(&self, link: &str) -> Result<String> {
-        self.inner
-            .base
+        let setup = self.setup();
+        setup.bases[self.active(&setup)]
             .join(link)
             .map(String::from)
             .map_err(|e| Error::invalid("link", format!("{link:?}: {e}")))
     }
 
-    /// Whether `url` points at this site (same host and port as the base URL).
+    /// Whether `url` points at this site (same host and port as the base URL or a mirror).
     pub fn is_own_url(&self, url: &str) -> bool {
         url::Url::parse(url)
-            .map(|u| {
-                u.host_str() == self.inner.base.host_str()
-                    && u.port_or_known_default() == self.inner.base.port_or_known_default()
-            })
+            .map(|u| self.setup().base_of(&u).is_some())
             .unwrap_or(false)
     }
 
     /// GET a page (redirects followed).
     pub async fn get(&self, link: &str) -> Result<Page> {
-        let url = self.url(link)?;
-        self.send(|c| c.client.get(&url)).await
+        self.send(link, |setup, url, _| setup.client.get(url)).await
     }
 
     /// POST a form (the AJAX search).
     pub async fn post_form(&self, link: &str, form: &[(&str, &str)]) -> Result<Page> {
-        let url = self.url(link)?;
-        let origin = origin_of(&self.inner.base);
-        self.send(|c| {
-            c.client
-                .post(&url)
-                .header(ORIGIN, origin.clone())
+        self.send(link, |setup, url, origin| {
+            let mut request = setup
+                .client
+                .post(url)
                 .header("X-Requested-With", "XMLHttpRequest")
-                .form(form)
+                .form(form);
+            if let Some(origin) = origin {
+                request = request.header(ORIGIN, origin);
+            }
+            request
         })
         .await
     }
@@ -281,8 +445,11 @@ impl SiteClient {
         }
         for _ in 0..MAX_SITE_REDIRECTS {
             let current = url.clone();
-            let response = self.send_raw(|c| c.no_redirect.get(&current), true).await?;
+            let response = self
+                .send_raw(&current, true, |setup, url, _| setup.no_redirect.get(url))
+                .await?;
             let status = response.status();
+            let here = response.url().clone();
             if !status.is_redirection() {
                 let body = read_body(response).await.unwrap_or_default();
                 if let Some(kind) = detect_challenge(status.as_u16(), &HeaderMap::new(), &body) {
@@ -297,8 +464,8 @@ impl SiteClient {
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| Error::parse(format!("Location header of {link}")))?;
-            let next = url::Url::parse(&current)
-                .and_then(|u| u.join(location))
+            let next = here
+                .join(location)
                 .map_err(|e| Error::parse(format!("Location {location:?} of {link}: {e}")))?;
             if !self.is_own_url(next.as_str()) {
                 return Ok(next.into());
@@ -317,9 +484,10 @@ impl SiteClient {
 
     async fn send(
         &self,
-        request: impl Fn(&SiteClientInner) -> reqwest::RequestBuilder,
+        link: &str,
+        request: impl Fn(&SiteSetup, &str, Option<&str>) -> reqwest::RequestBuilder,
     ) -> Result<Page> {
-        let response = self.send_raw(request, false).await?;
+        let response = self.send_raw(link, false, request).await?;
         let url = response.url().to_string();
         let status = response.status();
         let headers = response.headers().clone();
@@ -330,77 +498,192 @@ impl SiteClient {
         Ok(Page { url, body })
     }
 
-    /// Sends with rate limit and retries. Returns successful (2xx, or 3xx when `allow_redirect`)
-    /// responses; maps every failure to a typed error.
+    /// The URLs to try for `link`, best first: on the base URL in use, then on the other bases in
+    /// configured order. An absolute URL of another site is tried as it is.
+    fn targets(&self, setup: &SiteSetup, link: &str) -> Result<Vec<(url::Url, Option<usize>)>> {
+        let relative = match url::Url::parse(link) {
+            Ok(absolute) => match setup.base_of(&absolute) {
+                Some(_) => absolute[url::Position::BeforePath..].to_owned(),
+                None => return Ok(vec![(absolute, None)]),
+            },
+            Err(_) => link.to_owned(),
+        };
+        let active = self.active(setup);
+        let order = std::iter::once(active).chain((0..setup.bases.len()).filter(|i| *i != active));
+        order
+            .map(|i| {
+                setup.bases[i]
+                    .join(&relative)
+                    .map(|u| (u, Some(i)))
+                    .map_err(|e| Error::invalid("link", format!("{link:?}: {e}")))
+            })
+            .collect()
+    }
+
+    /// The site answered on base `index`: it is up, and that base is used first from now on.
+    async fn answered(&self, setup: &SiteSetup, index: Option<usize>) {
+        let network = &self.inner.network;
+        network.succeeded(Peer::Site, &self.inner.site);
+        let Some(index) = index else { return };
+        let switched = {
+            let mut active = self.inner.active.write().expect("site lock");
+            let switched = *active != index;
+            *active = index;
+            switched
+        };
+        if switched || network.remembered_base(&self.inner.site).is_some() {
+            let base = setup.bases[index].as_str().trim_end_matches('/');
+            network.remember_base(&self.inner.site, base).await;
+        }
+    }
+
+    /// Sends with rate limit, mirrors and retries. Returns successful (2xx, or 3xx when
+    /// `allow_redirect`) responses; maps every failure to a typed error.
     async fn send_raw(
         &self,
-        request: impl Fn(&SiteClientInner) -> reqwest::RequestBuilder,
+        link: &str,
         allow_redirect: bool,
+        request: impl Fn(&SiteSetup, &str, Option<&str>) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
         let inner = &*self.inner;
+        let site = inner.site.as_str();
+        inner.network.check(Peer::Site, site)?;
+        let setup = self.setup();
+        let targets = self.targets(&setup, link)?;
         let mut attempt = 0u32;
         loop {
-            inner.limiter.acquire().await;
-            let outcome = request(inner).send().await;
-            let retryable = match outcome {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() || (allow_redirect && status.is_redirection()) {
-                        return Ok(response);
+            let mut misses: Vec<Miss> = Vec::new();
+            for (url, base) in &targets {
+                setup.limiter.acquire().await;
+                let origin = base.map(|i| origin_of(&setup.bases[i]));
+                let mut builder = request(&setup, url.as_str(), origin.as_deref());
+                if !setup.own_referer
+                    && let Some(origin) = &origin
+                {
+                    builder = builder.header(REFERER, origin.as_str());
+                }
+                let host = host_of(url);
+                let response = match builder.send().await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        if let Some(proxy) = &setup.proxy
+                            && is_transport(&e)
+                            && let Some(problem) = proxy.probe().await
+                        {
+                            return Err(proxy.error(problem));
+                        }
+                        let text = format!(
+                            "{site}: {}",
+                            describe_transport(&e, &host, Some(setup.timeout))
+                        );
+                        misses.push(if e.is_timeout() {
+                            Miss::Timeout(text)
+                        } else {
+                            Miss::Failed(text)
+                        });
+                        continue;
                     }
-                    let url = response.url().to_string();
-                    let headers = response.headers().clone();
-                    let body = read_body(response).await.unwrap_or_default();
-                    if let Some(kind) = detect_challenge(status.as_u16(), &headers, &body) {
-                        return Err(self.blocked(kind));
+                };
+                let status = response.status();
+                if status.is_success() || (allow_redirect && status.is_redirection()) {
+                    self.answered(&setup, *base).await;
+                    return Ok(response);
+                }
+                let headers = response.headers().clone();
+                let body = read_body(response).await.unwrap_or_default();
+                if let Some(kind) = detect_challenge(status.as_u16(), &headers, &body) {
+                    misses.push(Miss::Blocked(kind.to_owned()));
+                    continue;
+                }
+                match status {
+                    StatusCode::FORBIDDEN => {
+                        misses.push(Miss::Blocked("HTTP 403 Forbidden".into()))
                     }
-                    match status {
-                        StatusCode::FORBIDDEN => {
-                            return Err(self.blocked("HTTP 403 Forbidden"));
-                        }
-                        StatusCode::NOT_FOUND | StatusCode::GONE => {
-                            return Err(Error::NotFound(url));
-                        }
-                        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
-                            Error::Http(format!("{} answered {s} for {url}", inner.site))
-                        }
-                        s => {
-                            return Err(Error::Http(format!(
-                                "{} answered {s} for {url}",
-                                inner.site
-                            )));
-                        }
+                    s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                        misses.push(Miss::Failed(format!("{site}: {host} answered {s}")));
+                    }
+                    StatusCode::NOT_FOUND | StatusCode::GONE => {
+                        inner.network.succeeded(Peer::Site, site);
+                        return Err(Error::NotFound(redact_query(url)));
+                    }
+                    s => {
+                        inner.network.succeeded(Peer::Site, site);
+                        return Err(Error::Http(format!(
+                            "{site}: {host} answered {s} for {}",
+                            redact_query(url)
+                        )));
                     }
                 }
-                Err(e) if e.is_timeout() => {
-                    Error::Timeout(format!("{}: {}", inner.site, without_query(e)))
+            }
+            // Every base URL missed. A challenge is an answer: the site is up, but wants a browser.
+            if let Some(Miss::Blocked(kind)) = misses.iter().find(|m| matches!(m, Miss::Blocked(_)))
+            {
+                inner.network.succeeded(Peer::Site, site);
+                return Err(self.blocked(kind.clone()));
+            }
+            let all_timeouts = misses.iter().all(|m| matches!(m, Miss::Timeout(_)));
+            let text = misses
+                .iter()
+                .map(|m| match m {
+                    Miss::Blocked(t) | Miss::Timeout(t) | Miss::Failed(t) => t.as_str(),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let error = |text: String| {
+                if all_timeouts {
+                    Error::Timeout(text)
+                } else {
+                    Error::Http(text)
                 }
-                Err(e) if e.is_connect() || e.is_request() => {
-                    Error::Http(format!("{}: {}", inner.site, without_query(e)))
-                }
-                Err(e) => return Err(Error::Http(format!("{}: {e}", inner.site))),
             };
-            if attempt >= inner.retries {
-                return Err(retryable);
+            if let Some(cooldown) = inner.network.failed(Peer::Site, site, &text) {
+                return Err(error(format!(
+                    "{text}; {site} counts as down now and is not asked again for {} s",
+                    cooldown.as_secs()
+                )));
+            }
+            if attempt >= setup.retries {
+                return Err(error(text));
             }
             let delay = inner.backoff.saturating_mul(1u32 << attempt.min(16));
-            tracing::debug!(site = %inner.site, attempt, ?delay, error = %retryable, "retrying");
+            tracing::debug!(site, attempt, ?delay, error = %text, "retrying");
             tokio::time::sleep(delay).await;
+            inner.network.check(Peer::Site, site)?;
             attempt += 1;
         }
     }
+}
+
+/// The shared client of hosters and downloads with `network.proxy`, or the error naming the key.
+pub fn browser_client_with(network: &NetworkConfig) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .default_headers(browser_headers())
+        .cookie_store(true)
+        .connect_timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(proxy) = ProxySetting::parse("network.proxy", &network.proxy)? {
+        builder = builder.proxy(proxy.to_reqwest()?);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Http(format!("cannot build the hoster client: {e}")))
 }
 
 fn origin_of(url: &url::Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// The error text without the URL: tokens in query strings (`/r?t=...`) do not belong in logs.
-fn without_query(e: reqwest::Error) -> String {
-    e.without_url().to_string()
+/// A URL without its query: tokens in query strings (`/r?t=...`) do not belong in messages.
+fn redact_query(url: &url::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<String> {
+    let host = host_of(response.url());
     let mut bytes: Vec<u8> = Vec::new();
     loop {
         match response.chunk().await {
@@ -408,14 +691,18 @@ async fn read_body(mut response: reqwest::Response) -> Result<String> {
                 if bytes.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(Error::Http(format!(
                         "page larger than {MAX_BODY_BYTES} bytes at {}",
-                        response.url()
+                        redact_query(response.url())
                     )));
                 }
                 bytes.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) if e.is_timeout() => return Err(Error::Timeout(e.to_string())),
-            Err(e) => return Err(Error::Http(e.to_string())),
+            Err(e) if e.is_timeout() => {
+                return Err(Error::Timeout(format!(
+                    "{host} stopped sending the page (timeout)"
+                )));
+            }
+            Err(e) => return Err(Error::Http(describe_transport(&e, &host, None))),
         }
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())

@@ -13,6 +13,7 @@ pub mod http;
 pub mod library;
 pub mod metadata;
 pub mod model;
+pub mod network;
 pub mod providers;
 pub mod queue;
 pub mod registry;

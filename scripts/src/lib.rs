@@ -191,12 +191,27 @@ impl ScriptHost {
 
     /// A client suitable for [`new`](Self::new): browser-like, no automatic redirects.
     pub fn default_client() -> reqwest::Client {
-        reqwest::Client::builder()
+        Self::client_with(&aniworld_core::config::NetworkConfig::default())
+            .expect("a client without a proxy builds")
+    }
+
+    /// [`default_client`](Self::default_client) through `network.proxy` (script providers and
+    /// hosters are site traffic too). The error names the key when the proxy URL is unusable.
+    pub fn client_with(
+        network: &aniworld_core::config::NetworkConfig,
+    ) -> aniworld_core::Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
             .user_agent(aniworld_core::http::USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(proxy) =
+            aniworld_core::network::ProxySetting::parse("network.proxy", &network.proxy)?
+        {
+            builder = builder.proxy(proxy.to_reqwest()?);
+        }
+        builder
             .build()
-            .expect("static reqwest client configuration is valid")
+            .map_err(|e| aniworld_core::Error::Http(format!("cannot build the script client: {e}")))
     }
 
     pub fn runtime(&self) -> &Arc<ScriptRuntime> {

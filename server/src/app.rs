@@ -11,6 +11,7 @@ use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
 use aniworld_core::events::CallbackManager;
 use aniworld_core::library::Library;
+use aniworld_core::network::Network;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
@@ -106,6 +107,11 @@ impl AppState {
     /// The download queue (always present in the server; `Option` keeps handlers honest).
     pub fn queue(&self) -> Option<&DownloadQueue> {
         self.inner.runtime.queue.as_ref()
+    }
+
+    /// Proxy, the base URL each site answers on, and which sites and hosters are down.
+    pub fn network(&self) -> &Network {
+        &self.inner.runtime.network
     }
 
     pub fn uptime(&self) -> Duration {

@@ -42,10 +42,12 @@ pub enum ApiError {
     TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// A provider, hoster or plugin failed or was blocked.
+    /// A provider, hoster or plugin failed or was blocked, or the configured proxy failed
+    /// (`proxy_error`: `details.field` names the config key).
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
-    /// A service the request needs is not running.
+    /// A service the request needs is not running, or a provider site or hoster is down
+    /// (`site_down`: `details` has `site` and `retry_in_secs`).
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
     /// A provider or hoster did not answer in time.
@@ -141,10 +143,29 @@ impl From<aniworld_core::Error> for ApiError {
             )),
             E::Conflict(_) | E::Cancelled => ApiError::Conflict(body(code, e.to_string(), None)),
             E::Unsupported(_) => ApiError::BadRequest(body(code, e.to_string(), None)),
-            E::Blocked { .. } | E::Parse { .. } | E::Http(_) | E::Plugin { .. } => {
+            E::Blocked { site, .. } => ApiError::BadGateway(body(
+                code,
+                e.to_string(),
+                Some(serde_json::json!({ "site": site })),
+            )),
+            E::Parse { .. } | E::Http(_) | E::Plugin { .. } => {
                 ApiError::BadGateway(body(code, e.to_string(), None))
             }
             E::Timeout(_) => ApiError::GatewayTimeout(body(code, e.to_string(), None)),
+            E::SiteDown {
+                site,
+                retry_in_secs,
+                ..
+            } => ApiError::Unavailable(body(
+                code,
+                e.to_string(),
+                Some(serde_json::json!({ "site": site, "retry_in_secs": retry_in_secs })),
+            )),
+            E::Proxy { key, .. } => ApiError::BadGateway(body(
+                code,
+                e.to_string(),
+                Some(serde_json::json!({ "field": key })),
+            )),
             E::Io { .. } => {
                 tracing::error!(error = %e, "i/o error while answering a request");
                 ApiError::Internal(body(

@@ -42,10 +42,14 @@ impl Extensions {
         if create && let Err(e) = std::fs::create_dir_all(&script_config.dir) {
             tracing::warn!(dir = %script_config.dir.display(), error = %e, "cannot create scripts dir");
         }
+        let client = ScriptHost::client_with(&config.network).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "scripts go without the proxy");
+            ScriptHost::default_client()
+        });
         let (scripts, scripts_error) = match ScriptHost::new(
             registry.clone(),
             script_config,
-            ScriptHost::default_client(),
+            client,
         ) {
             Ok(host) => {
                 host.reload().await;

@@ -10,6 +10,7 @@ use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
 use aniworld_core::events::CallbackManager;
 use aniworld_core::library::Library;
+use aniworld_core::network::Network;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
@@ -89,6 +90,8 @@ pub struct Runtime {
     pub catalogue: Catalogue,
     pub library: Library,
     pub queue: Option<DownloadQueue>,
+    /// Proxy, mirrors in use and down cooldowns of the sites and hosters.
+    pub network: Network,
 }
 
 /// The config file of `data_dir` with the environment and `overrides` applied.
@@ -139,10 +142,10 @@ async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
     ))
 }
 
-/// Built-in providers (those enabled in `config`) and hosters.
-pub fn register_builtins(registry: &Registry, config: &Config) -> Result<()> {
-    aniworld_core::providers::register_builtin(registry, config)?;
-    aniworld_core::hosters::register_builtin(registry, aniworld_core::http::browser_client());
+/// Built-in providers (those enabled in `config`) and hosters, on the runtime's network.
+pub fn register_builtins(registry: &Registry, config: &Config, network: &Network) -> Result<()> {
+    aniworld_core::providers::register_builtin_on(registry, config, network)?;
+    aniworld_core::hosters::register_builtin(registry, network.hoster_client()?);
     Ok(())
 }
 
@@ -160,7 +163,8 @@ impl Runtime {
         };
         let registry = Registry::new();
         let events = CallbackManager::new();
-        register_builtins(&registry, &config)?;
+        let network = Network::with_store(&config, store.clone()).await?;
+        register_builtins(&registry, &config, &network)?;
         let extensions = Arc::new(
             Extensions::load(
                 &config,
@@ -207,6 +211,7 @@ impl Runtime {
             catalogue,
             library,
             queue,
+            network,
         })
     }
 
@@ -228,6 +233,7 @@ impl Runtime {
             queue.set_config(config.clone()).await;
         }
         self.catalogue.set_ttl(config.cache.series_ttl);
+        self.network.reconfigure(&config);
         let new_root = config.library.path.clone();
         *self.config.write().expect("config lock") = Arc::new(config);
         if new_root != old_root {

@@ -5,7 +5,7 @@
 //! (`{"aniworld":"http://127.0.0.1:PORT","sto":...,"media":...,"voe":...}`).
 //! Then it reads commands from stdin, one per line, and answers each with one line:
 //! `knob NAME VALUE` sets a behaviour switch, `clear NAME` removes it, `requests` prints the
-//! request log as JSON. It exits when stdin closes, so it never outlives the process that started it.
+//! request log as JSON (server, method, uri, headers). It exits when stdin closes, so it never outlives the process that started it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,7 +38,14 @@ async fn main() {
                     .state
                     .requests()
                     .into_iter()
-                    .map(|r| serde_json::json!({"server": r.server, "method": r.method, "uri": r.uri}))
+                    .map(|r| {
+                        serde_json::json!({
+                            "server": r.server,
+                            "method": r.method,
+                            "uri": r.uri,
+                            "headers": r.headers,
+                        })
+                    })
                     .collect();
                 serde_json::Value::Array(log).to_string()
             }

@@ -18,6 +18,7 @@ pub mod bin;
 pub mod catalogue;
 pub mod hosters;
 pub mod media;
+pub mod net;
 pub mod sites;
 
 /// One request the fixture saw.

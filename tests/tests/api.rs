@@ -18,6 +18,8 @@ mod config;
 mod download;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/network.rs"]
+mod network;
 #[path = "api/queue.rs"]
 mod queue;
 #[path = "api/spec.rs"]

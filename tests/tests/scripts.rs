@@ -320,6 +320,37 @@ async fn script_provider_searches_and_lists_the_fixture_site() {
     assert_eq!(item["status"], "completed", "{item}");
 }
 
+#[tokio::test]
+async fn script_provider_requests_go_through_network_proxy() {
+    let site = FixtureSite::start().await;
+    let proxy = aniworld_testkit::net::ForwardProxy::start().await;
+    let scripts = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        scripts.path().join("fixture-provider.rhai"),
+        shipped("fixture-provider.rhai"),
+    )
+    .expect("write");
+    let settings = json!({ "fixture_url": site.url("aniworld") });
+    let mut config = config(&site, scripts.path(), &["VOE"], settings);
+    config["network"] = json!({ "proxy": proxy.url() });
+    let app = TestApp::start(config).await;
+    let token = app.token().await;
+    let r = app
+        .post(
+            "/api/anime/search",
+            &token,
+            json!({ "query": "one punch", "site": "fixture-script" }),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let seen = site.state.requests();
+    assert!(!seen.is_empty());
+    for r in &seen {
+        let url = format!("{}{}", site.url(&r.server), r.uri);
+        assert!(proxy.saw(&url), "{url} did not go through the proxy");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_errors_are_listed_with_file_and_line_and_reload_keeps_the_good_version() {
     let site = FixtureSite::start().await;

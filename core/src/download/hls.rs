@@ -128,11 +128,10 @@ async fn fetch_text(t: &Transfer<'_>, url: &str) -> Result<(String, url::Url)> {
 }
 
 async fn fetch_text_once(t: &Transfer<'_>, url: &str) -> Result<(String, url::Url)> {
-    let resp = t
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {}: {e}", redact(url))))?;
+    let resp = match t.get(url).send().await {
+        Ok(r) => r,
+        Err(e) => return Err(t.request_error(url, &e).await),
+    };
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), url));
     }
@@ -147,13 +146,16 @@ async fn read_limited(
     max: usize,
     limit_rate: bool,
 ) -> Result<Vec<u8>> {
+    let resp_url = &resp.url().clone();
     let url = redact(resp.url().as_str());
     let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0).min(max as u64) as usize);
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Error::Http(format!("{url}: {e}")))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        let host = crate::network::host_of(resp_url);
+        Error::Http(format!(
+            "{url}: {}",
+            crate::network::describe_transport(&e, &host, None)
+        ))
+    })? {
         if body.len() + chunk.len() > max {
             return Err(Error::invalid(
                 "media",
@@ -314,11 +316,10 @@ async fn fetch_key(t: &Transfer<'_>, uri: &str) -> Result<[u8; 16]> {
 }
 
 async fn fetch_key_once(t: &Transfer<'_>, uri: &str) -> Result<[u8; 16]> {
-    let resp = t
-        .get(uri)
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {}: {e}", redact(uri))))?;
+    let resp = match t.get(uri).send().await {
+        Ok(r) => r,
+        Err(e) => return Err(t.request_error(uri, &e).await),
+    };
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), uri));
     }
@@ -368,10 +369,10 @@ async fn fetch_segment_once(t: &Transfer<'_>, seg: &SegmentPlan) -> Result<Vec<u
             format!("bytes={offset}-{}", offset + len.saturating_sub(1)),
         );
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {}: {e}", redact(&seg.url))))?;
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return Err(t.request_error(&seg.url, &e).await),
+    };
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), &seg.url));
     }

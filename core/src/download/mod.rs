@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::events::{DownloadHooks, EventContext, HookDecision};
 use crate::metadata::SeriesMetadata;
 use crate::model::{Language, MediaKind, MediaSource, SeriesKey};
+use crate::network::{ProxySetting, describe_transport, is_transport};
 use crate::registry::Registry;
 use crate::selection::{Candidate, rank_candidates};
 
@@ -78,7 +79,8 @@ pub enum EpisodeOutcome {
 #[derive(Clone)]
 pub struct DownloadEngine {
     registry: Registry,
-    client: reqwest::Client,
+    /// The media client and the proxy it was built with (`network.proxy`).
+    media: Arc<RwLock<(reqwest::Client, Option<ProxySetting>)>>,
     limiter: Arc<RateLimiter>,
     hooks: Arc<dyn DownloadHooks>,
 }
@@ -86,6 +88,8 @@ pub struct DownloadEngine {
 /// What one transfer needs: client, the hoster's headers, the shared limiter, progress, cancel.
 pub struct Transfer<'a> {
     pub client: &'a reqwest::Client,
+    /// The proxy `client` goes through, to tell a dead proxy from a dead media host.
+    pub proxy: Option<&'a ProxySetting>,
     pub headers: &'a BTreeMap<String, String>,
     pub limiter: &'a RateLimiter,
     pub sink: &'a dyn ProgressSink,
@@ -100,6 +104,32 @@ impl Transfer<'_> {
             req = req.header(k.as_str(), v.as_str());
         }
         req
+    }
+}
+
+impl Transfer<'_> {
+    /// The error for a request to `url` that got no answer: a proxy that cannot be reached is
+    /// [`Error::Proxy`]; otherwise what failed on the way to the media host.
+    pub(crate) async fn request_error(&self, url: &str, e: &reqwest::Error) -> Error {
+        if let Some(proxy) = self.proxy
+            && is_transport(e)
+            && let Some(problem) = proxy.probe().await
+        {
+            return proxy.error(problem);
+        }
+        let host = url::Url::parse(url)
+            .map(|u| crate::network::host_of(&u))
+            .unwrap_or_else(|_| redact(url));
+        let text = format!(
+            "GET {}: {}",
+            redact(url),
+            describe_transport(e, &host, None)
+        );
+        if e.is_timeout() {
+            Error::Timeout(text)
+        } else {
+            Error::Http(text)
+        }
     }
 }
 
@@ -122,15 +152,20 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 /// The media client: browser-like, but without an overall timeout (files are big) and without
-/// compression (byte ranges must refer to the file itself).
-fn media_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// compression (byte ranges must refer to the file itself); through `proxy` when set.
+fn media_client(proxy: Option<&ProxySetting>) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(crate::http::USER_AGENT)
         .connect_timeout(Duration::from_secs(15))
         .redirect(reqwest::redirect::Policy::limited(10))
         .no_gzip()
+        .no_brotli();
+    if let Some(p) = proxy {
+        builder = builder.proxy(p.to_reqwest()?);
+    }
+    builder
         .build()
-        .expect("static reqwest client configuration is valid")
+        .map_err(|e| Error::Http(format!("cannot build the media client: {e}")))
 }
 
 /// `ffmpeg` on the PATH, if any.
@@ -162,12 +197,25 @@ impl DownloadEngine {
         hooks: Arc<dyn DownloadHooks>,
         limiter: Arc<RateLimiter>,
     ) -> Self {
+        let client = media_client(None).expect("media client without a proxy builds");
         DownloadEngine {
             registry,
-            client: media_client(),
+            media: Arc::new(RwLock::new((client, None))),
             limiter,
             hooks,
         }
+    }
+
+    /// Sends media requests through `network.proxy` of `config` from now on (a no-op when it is
+    /// the one in use). The error names the key when the URL is unusable.
+    pub fn use_network(&self, config: &crate::config::NetworkConfig) -> Result<()> {
+        let proxy = ProxySetting::parse("network.proxy", &config.proxy)?;
+        if self.media.read().expect("media lock").1 == proxy {
+            return Ok(());
+        }
+        let client = media_client(proxy.as_ref())?;
+        *self.media.write().expect("media lock") = (client, proxy);
+        Ok(())
     }
 
     pub fn limiter(&self) -> &Arc<RateLimiter> {
@@ -182,6 +230,7 @@ impl DownloadEngine {
         sink: &dyn ProgressSink,
         cancel: &CancellationToken,
     ) -> Result<EpisodeOutcome> {
+        self.use_network(&config.network)?;
         let root = config.library.path.clone();
         tokio::fs::create_dir_all(&root)
             .await
@@ -369,8 +418,10 @@ impl DownloadEngine {
         sink: &dyn ProgressSink,
         cancel: &CancellationToken,
     ) -> Result<u64> {
+        let (client, proxy) = self.media.read().expect("media lock").clone();
         let transfer = Transfer {
-            client: &self.client,
+            client: &client,
+            proxy: proxy.as_ref(),
             headers: &source.headers,
             limiter: &self.limiter,
             sink,

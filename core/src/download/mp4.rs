@@ -53,17 +53,22 @@ pub async fn download_mp4(
             r = tokio::time::timeout(STALL_TIMEOUT, req.send()) => r,
             _ = t.cancel.cancelled() => return Err(Error::Cancelled),
         };
-        let resp = match resp.map_err(|_| "no answer within 30 s".to_owned()) {
+        let resp = match resp {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(e) => Err(e),
+            Ok(Err(e)) => Err(t.request_error(url, &e).await),
+            Err(_) => Err(Error::Timeout(format!(
+                "GET {}: no answer within {} s",
+                super::redact(url),
+                STALL_TIMEOUT.as_secs()
+            ))),
         };
         let resp = match resp {
             Ok(r) => r,
+            Err(e @ Error::Proxy { .. }) => return Err(e),
             Err(e) => {
                 idle_interruptions += 1;
                 if idle_interruptions >= MAX_IDLE_INTERRUPTIONS {
-                    return Err(Error::Http(format!("GET {}: {e}", super::redact(url))));
+                    return Err(e);
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;

@@ -2,6 +2,7 @@
 //! headers a download must send, and small text helpers for pure parsing functions.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -9,13 +10,92 @@ use regex::Regex;
 use reqwest::header::HeaderMap;
 use url::Url;
 
+use crate::config::NetworkConfig;
 use crate::error::{Error, Result};
 use crate::http::USER_AGENT;
 use crate::model::{MediaKind, MediaSource};
+use crate::network::{Network, Peer, ProxySetting, describe_transport, host_of, is_transport};
 
 /// Embed pages are small; anything bigger is not a player page and is not read to the end.
 const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The client every built-in hoster uses: the browser-like client (through `network.proxy`) and
+/// the network whose cooldowns it shares. A hoster that failed `network.down_after` times in a row
+/// is not asked again until its cooldown ends ([`Error::SiteDown`]). Cheap to clone.
+#[derive(Clone)]
+pub struct HosterClient {
+    inner: Arc<HosterInner>,
+}
+
+struct HosterInner {
+    current: RwLock<(reqwest::Client, Option<ProxySetting>)>,
+    network: Network,
+}
+
+impl std::fmt::Debug for HosterClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HosterClient").finish_non_exhaustive()
+    }
+}
+
+/// A plain client on a network of its own (tests, one-off CLI commands).
+impl From<reqwest::Client> for HosterClient {
+    fn from(client: reqwest::Client) -> Self {
+        HosterClient {
+            inner: Arc::new(HosterInner {
+                current: RwLock::new((client, None)),
+                network: Network::default(),
+            }),
+        }
+    }
+}
+
+impl HosterClient {
+    /// The browser-like client with `config.proxy`, on `network`.
+    pub fn new(config: &NetworkConfig, network: Network) -> Result<HosterClient> {
+        let proxy = ProxySetting::parse("network.proxy", &config.proxy)?;
+        let client = crate::http::browser_client_with(config)?;
+        Ok(HosterClient {
+            inner: Arc::new(HosterInner {
+                current: RwLock::new((client, proxy)),
+                network,
+            }),
+        })
+    }
+
+    /// Switches to a changed `network.proxy` (nothing happens when it is the same).
+    pub fn reconfigure(&self, config: &NetworkConfig) -> Result<()> {
+        let proxy = ProxySetting::parse("network.proxy", &config.proxy)?;
+        if self.inner.current.read().expect("hoster lock").1 == proxy {
+            return Ok(());
+        }
+        let client = crate::http::browser_client_with(config)?;
+        *self.inner.current.write().expect("hoster lock") = (client, proxy);
+        Ok(())
+    }
+
+    /// The reqwest client in use.
+    pub fn client(&self) -> reqwest::Client {
+        self.inner.current.read().expect("hoster lock").0.clone()
+    }
+
+    fn proxy(&self) -> Option<ProxySetting> {
+        self.inner.current.read().expect("hoster lock").1.clone()
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.inner.network
+    }
+
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client().get(url)
+    }
+
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client().post(url)
+    }
+}
 
 /// A fetched page: where it ended up after redirects, and its text.
 #[derive(Debug, Clone)]
@@ -140,21 +220,29 @@ pub fn check_status(
             site: hoster.to_owned(),
             reason: "HTTP 403".to_owned(),
         }),
-        _ => Err(Error::Http(format!("{hoster}: HTTP {status} from {url}"))),
+        _ => Err(Error::Http(format!(
+            "{hoster}: HTTP {status} from {}{}",
+            host_of(url),
+            url.path()
+        ))),
     }
 }
 
-fn request_error(hoster: &str, url: &Url, e: reqwest::Error) -> Error {
+fn request_error(hoster: &str, url: &Url, e: &reqwest::Error) -> Error {
+    let text = format!(
+        "{hoster}: {}",
+        describe_transport(e, &host_of(url), Some(REQUEST_TIMEOUT))
+    );
     if e.is_timeout() {
-        Error::Timeout(format!("{hoster}: {url}"))
+        Error::Timeout(text)
     } else {
-        Error::Http(format!("{hoster}: {url}: {e}"))
+        Error::Http(text)
     }
 }
 
 /// GETs a page with the browser client, optionally with a Referer, and checks its status.
 pub async fn get_page(
-    client: &reqwest::Client,
+    client: &HosterClient,
     hoster: &str,
     url: &Url,
     referer: Option<&str>,
@@ -166,21 +254,38 @@ pub async fn get_page(
     send(client, hoster, request).await
 }
 
-/// Sends a prepared request on `client`, reads the body (capped) and checks the status.
+/// Sends a prepared request on `client`, reads the body (capped) and checks the status. A hoster
+/// that is cooling down fails at once; unreachable hosters and 5xx answers count towards that.
 pub async fn send(
-    client: &reqwest::Client,
+    client: &HosterClient,
     hoster: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<Page> {
+    let network = client.network();
+    network.check(Peer::Hoster, hoster)?;
     let request = request
         .timeout(REQUEST_TIMEOUT)
         .build()
         .map_err(|e| Error::Http(format!("{hoster}: cannot build request: {e}")))?;
     let requested = request.url().clone();
-    let mut response = client
-        .execute(request)
-        .await
-        .map_err(|e| request_error(hoster, &requested, e))?;
+    let failed = |error: Error| {
+        if let Some(cooldown) = network.failed(Peer::Hoster, hoster, &error.to_string()) {
+            tracing::warn!(hoster, cooldown_secs = cooldown.as_secs(), "hoster is down");
+        }
+        error
+    };
+    let mut response = match client.client().execute(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(proxy) = client.proxy()
+                && is_transport(&e)
+                && let Some(problem) = proxy.probe().await
+            {
+                return Err(proxy.error(problem));
+            }
+            return Err(failed(request_error(hoster, &requested, &e)));
+        }
+    };
     let status = response.status().as_u16();
     let final_url = response.url().clone();
     let headers = response.headers().clone();
@@ -188,7 +293,7 @@ pub async fn send(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| request_error(hoster, &final_url, e))?
+        .map_err(|e| failed(request_error(hoster, &final_url, &e)))?
     {
         if bytes.len() + chunk.len() > MAX_PAGE_BYTES {
             return Err(Error::parse(format!(
@@ -198,6 +303,14 @@ pub async fn send(
         bytes.extend_from_slice(&chunk);
     }
     let body = String::from_utf8_lossy(&bytes).into_owned();
+    if status >= 500 {
+        failed(Error::Http(format!(
+            "{hoster}: HTTP {status} from {}",
+            host_of(&final_url)
+        )));
+    } else {
+        network.succeeded(Peer::Hoster, hoster);
+    }
     check_status(hoster, &final_url, status, &headers, &body)?;
     Ok(Page {
         url: final_url,

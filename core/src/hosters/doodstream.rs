@@ -40,12 +40,14 @@ pub struct DoodPlayer {
 }
 
 pub struct Doodstream {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Doodstream {
-    pub fn new(client: reqwest::Client) -> Self {
-        Doodstream { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Doodstream {
+            client: client.into(),
+        }
     }
 }
 

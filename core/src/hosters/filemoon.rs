@@ -34,12 +34,14 @@ pub enum FilemoonPage {
 }
 
 pub struct Filemoon {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Filemoon {
-    pub fn new(client: reqwest::Client) -> Self {
-        Filemoon { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Filemoon {
+            client: client.into(),
+        }
     }
 
     async fn via_api(&self, embed: &Url) -> Result<String> {

@@ -13,12 +13,14 @@ use crate::traits::Hoster;
 pub const NAME: &str = "LoadX";
 
 pub struct LoadX {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl LoadX {
-    pub fn new(client: reqwest::Client) -> Self {
-        LoadX { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        LoadX {
+            client: client.into(),
+        }
     }
 }
 

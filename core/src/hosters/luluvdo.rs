@@ -18,12 +18,14 @@ static FILE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"file\s*:\s*["']([^"']+)["']"#).expect("static regex"));
 
 pub struct Luluvdo {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Luluvdo {
-    pub fn new(client: reqwest::Client) -> Self {
-        Luluvdo { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Luluvdo {
+            client: client.into(),
+        }
     }
 }
 

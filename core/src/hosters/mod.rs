@@ -33,8 +33,10 @@ pub const BUILTIN_NAMES: [&str; 9] = [
     speedfiles::NAME,
 ];
 
-/// One instance of every built-in hoster, sharing `client` (use [`crate::http::browser_client`]).
-pub fn builtin(client: reqwest::Client) -> Vec<Arc<dyn Hoster>> {
+/// One instance of every built-in hoster, sharing `client` (the application's
+/// [`crate::network::Network::hoster_client`], or a plain [`crate::http::browser_client`]).
+pub fn builtin(client: impl Into<common::HosterClient>) -> Vec<Arc<dyn Hoster>> {
+    let client: common::HosterClient = client.into();
     vec![
         Arc::new(voe::Voe::new(client.clone())),
         Arc::new(vidoza::Vidoza::new(client.clone())),
@@ -50,7 +52,7 @@ pub fn builtin(client: reqwest::Client) -> Vec<Arc<dyn Hoster>> {
 
 /// Registers every built-in hoster (as [`crate::registry::Source::Builtin`], so scripts and native
 /// plugins of the same name override them).
-pub fn register_builtin(registry: &Registry, client: reqwest::Client) {
+pub fn register_builtin(registry: &Registry, client: impl Into<common::HosterClient>) {
     for hoster in builtin(client) {
         registry.register_hoster(hoster, Origin::builtin());
     }

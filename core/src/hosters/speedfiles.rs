@@ -20,12 +20,14 @@ static STRING_VAR: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub struct SpeedFiles {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl SpeedFiles {
-    pub fn new(client: reqwest::Client) -> Self {
-        SpeedFiles { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        SpeedFiles {
+            client: client.into(),
+        }
     }
 }
 

@@ -20,12 +20,14 @@ static LINK_ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub struct Streamtape {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Streamtape {
-    pub fn new(client: reqwest::Client) -> Self {
-        Streamtape { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Streamtape {
+            client: client.into(),
+        }
     }
 }
 

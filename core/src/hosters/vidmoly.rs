@@ -19,12 +19,14 @@ static SOURCES_FILE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub struct Vidmoly {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Vidmoly {
-    pub fn new(client: reqwest::Client) -> Self {
-        Vidmoly { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Vidmoly {
+            client: client.into(),
+        }
     }
 }
 

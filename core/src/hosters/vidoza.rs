@@ -22,12 +22,14 @@ static SOURCE_TAG: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub struct Vidoza {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Vidoza {
-    pub fn new(client: reqwest::Client) -> Self {
-        Vidoza { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Vidoza {
+            client: client.into(),
+        }
     }
 }
 

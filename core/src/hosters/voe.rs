@@ -44,12 +44,14 @@ pub enum VoePage {
 }
 
 pub struct Voe {
-    client: reqwest::Client,
+    client: common::HosterClient,
 }
 
 impl Voe {
-    pub fn new(client: reqwest::Client) -> Self {
-        Voe { client }
+    pub fn new(client: impl Into<common::HosterClient>) -> Self {
+        Voe {
+            client: client.into(),
+        }
     }
 }
 

@@ -9,18 +9,36 @@ pub mod sto;
 pub mod text;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::http::SiteClient;
 use crate::model::SeriesKey;
+use crate::network::Network;
 use crate::registry::{Origin, Registry};
 
 pub use aniworld::AniworldProvider;
 pub use sto::StoProvider;
 
-/// Registers the built-in providers that are enabled in `config.providers`, with their base URLs.
-/// A site missing from the config gets its defaults.
+/// Registers the built-in providers that are enabled in `config.providers`, with their base URLs,
+/// on a network of their own. A site missing from the config gets its defaults.
 pub fn register_builtin(registry: &Registry, config: &Config) -> Result<()> {
+    register_builtin_on(registry, config, &Network::new(&config.network))
+}
+
+/// [`register_builtin`] on the application's network (shared cooldowns, remembered mirrors,
+/// status listing).
+pub fn register_builtin_on(registry: &Registry, config: &Config, network: &Network) -> Result<()> {
+    let client = |id: &str, section: &crate::config::ProviderConfig| {
+        SiteClient::on_network(
+            id,
+            section,
+            &config.network,
+            network,
+            Duration::from_millis(500),
+        )
+    };
     let defaults = Config::default();
     let section = |id: &str| {
         config
@@ -33,13 +51,19 @@ pub fn register_builtin(registry: &Registry, config: &Config) -> Result<()> {
     let aniworld = section(aniworld::ID);
     if aniworld.enabled {
         registry.register_provider(
-            Arc::new(AniworldProvider::new(&aniworld)?),
+            Arc::new(AniworldProvider::with_client(client(
+                aniworld::ID,
+                &aniworld,
+            )?)),
             Origin::builtin(),
         );
     }
     let sto = section(sto::ID);
     if sto.enabled {
-        registry.register_provider(Arc::new(StoProvider::new(&sto)?), Origin::builtin());
+        registry.register_provider(
+            Arc::new(StoProvider::with_client(client(sto::ID, &sto)?)),
+            Origin::builtin(),
+        );
     }
     Ok(())
 }

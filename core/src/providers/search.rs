@@ -87,9 +87,52 @@ pub fn parse_form_search(body: &str, series_prefix: &str) -> Result<Vec<SearchHi
     Ok(hits)
 }
 
+/// `GET /api/search/suggest?term=` (s.to since 2026) → `{"shows": [{"name", "url"}]}`; names may
+/// carry `<em>` highlighting, `url` is `{series_prefix}{key}`. Other lists in the answer are ignored.
+pub fn parse_suggest(body: &str, series_prefix: &str) -> Result<Vec<SearchHit>> {
+    let trimmed = body.trim_start_matches('\u{feff}');
+    let value: Value = serde_json::from_str(trimmed)
+        .or_else(|_| serde_json::from_str(&sanitize_json(trimmed)))
+        .map_err(|e| Error::parse(format!("search suggestions (JSON: {e})")))?;
+    let shows = match value.get("shows") {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) => return Ok(Vec::new()),
+        _ => {
+            return Err(Error::parse(
+                "search suggestions (no \"shows\" list in the answer)",
+            ));
+        }
+    };
+    let mut hits: Vec<SearchHit> = Vec::new();
+    for item in shows {
+        let Some(key) = str_field(item, "url").and_then(|l| key_of_series_path(&l, series_prefix))
+        else {
+            continue;
+        };
+        let Some(name) = str_field(item, "name").or_else(|| str_field(item, "title")) else {
+            continue;
+        };
+        if hits.iter().any(|h| h.key == key) {
+            continue;
+        }
+        hits.push(SearchHit {
+            key,
+            name,
+            year: None,
+            description: None,
+            cover: str_field(item, "cover"),
+        });
+    }
+    Ok(hits)
+}
+
 /// `{series_prefix}{key}` (exactly a series page, not a season or episode) → key.
 fn key_of_series_path(link: &str, series_prefix: &str) -> Option<String> {
-    let path = link.split(['?', '#']).next()?.trim_end_matches('/');
+    let path = match url::Url::parse(link) {
+        Ok(u) => u.path().to_owned(),
+        Err(_) => link.split(['?', '#']).next()?.to_owned(),
+    };
+    let path = path.trim_end_matches('/');
     let rest = path.split(series_prefix).nth(1)?;
     if rest.is_empty() || rest.contains('/') {
         return None;

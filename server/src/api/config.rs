@@ -50,14 +50,64 @@ fn redact_url(raw: &str) -> String {
     }
 }
 
+/// Header names whose values are credentials (shown as `***`).
+const SECRET_HEADERS: [&str; 3] = ["cookie", "authorization", "proxy-authorization"];
+
+/// JSON pointers of every URL that may carry a password in `value`.
+fn url_pointers(value: &serde_json::Value) -> Vec<String> {
+    let mut pointers = vec![
+        "/database/url".to_owned(),
+        "/database/redis_url".to_owned(),
+        "/network/proxy".to_owned(),
+    ];
+    if let Some(providers) = value.get("providers").and_then(|p| p.as_object()) {
+        for id in providers.keys() {
+            pointers.push(format!("/providers/{}/proxy", pointer_escape(id)));
+        }
+    }
+    pointers
+}
+
+/// JSON pointers of every secret header value in `value`.
+fn secret_header_pointers(value: &serde_json::Value) -> Vec<String> {
+    let mut pointers = Vec::new();
+    if let Some(providers) = value.get("providers").and_then(|p| p.as_object()) {
+        for (id, section) in providers {
+            if let Some(headers) = section.get("headers").and_then(|h| h.as_object()) {
+                for name in headers.keys() {
+                    if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                        pointers.push(format!(
+                            "/providers/{}/headers/{}",
+                            pointer_escape(id),
+                            pointer_escape(name)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    pointers
+}
+
+fn pointer_escape(part: &str) -> String {
+    part.replace('~', "~0").replace('/', "~1")
+}
+
 fn to_doc(config: &Config) -> ApiResult<ConfigDoc> {
     let mut value = serde_json::to_value(config)
         .map_err(|e| ApiError::internal(format!("config does not serialise: {e}")))?;
-    for key in ["url", "redis_url"] {
-        if let Some(v) = value.pointer_mut(&format!("/database/{key}"))
+    for pointer in url_pointers(&value) {
+        if let Some(v) = value.pointer_mut(&pointer)
             && let Some(s) = v.as_str()
         {
             *v = serde_json::Value::String(redact_url(s));
+        }
+    }
+    for pointer in secret_header_pointers(&value) {
+        if let Some(v) = value.pointer_mut(&pointer)
+            && v.as_str().is_some_and(|s| !s.is_empty())
+        {
+            *v = serde_json::Value::String(REDACTED.to_owned());
         }
     }
     serde_json::from_value(value)
@@ -82,12 +132,12 @@ fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
 }
 
 /// The file's document with `patch` merged in, parsed and validated. Redacted secrets sent back
-/// unchanged keep the stored value.
+/// unchanged keep the stored value. A `providers.<id>.headers` map that is sent replaces the
+/// stored one (so a header can be removed).
 fn merged_config(state: &AppState, patch: ConfigDoc) -> Result<Config, aniworld_core::Error> {
     let mut patch = serde_json::to_value(patch).expect("config document serialises");
     let mut base = config_file::read_document(state.data_dir())?;
-    for key in ["url", "redis_url"] {
-        let pointer = format!("/database/{key}");
+    for pointer in url_pointers(&patch) {
         let stored = base
             .pointer(&pointer)
             .and_then(|v| v.as_str())
@@ -97,6 +147,28 @@ fn merged_config(state: &AppState, patch: ConfigDoc) -> Result<Config, aniworld_
             && redact_url(&stored) != stored
         {
             *sent = serde_json::Value::String(stored);
+        }
+    }
+    for pointer in secret_header_pointers(&patch) {
+        let stored = base
+            .pointer(&pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        if let (Some(stored), Some(sent)) = (stored, patch.pointer_mut(&pointer))
+            && sent.as_str() == Some(REDACTED)
+        {
+            *sent = serde_json::Value::String(stored);
+        }
+    }
+    if let Some(providers) = patch.get("providers").and_then(|p| p.as_object()) {
+        for (id, section) in providers {
+            if section.get("headers").is_some()
+                && let Some(stored) = base
+                    .pointer_mut(&format!("/providers/{}", pointer_escape(id)))
+                    .and_then(|s| s.as_object_mut())
+            {
+                stored.remove("headers");
+            }
         }
     }
     merge(&mut base, patch);
@@ -226,6 +298,28 @@ mod tests {
             "postgres://u:***@db/x"
         );
         assert_eq!(redact_url(""), "");
+    }
+
+    #[test]
+    fn proxy_passwords_and_cookies_are_hidden() {
+        let mut config = Config::default();
+        config.network.proxy = "socks5://u:pw@127.0.0.1:1080".into();
+        let sto = config.providers.get_mut("sto").unwrap();
+        sto.proxy = "http://u:pw2@127.0.0.1:3128".into();
+        sto.headers
+            .insert("Cookie".into(), "cf_clearance=abc".into());
+        sto.headers.insert("User-Agent".into(), "Browser/1".into());
+        let doc = serde_json::to_value(to_doc(&config).unwrap()).unwrap();
+        let text = doc.to_string();
+        assert!(
+            !text.contains("pw") && !text.contains("cf_clearance"),
+            "{text}"
+        );
+        assert_eq!(doc["providers"]["sto"]["headers"]["Cookie"], "***");
+        assert_eq!(
+            doc["providers"]["sto"]["headers"]["User-Agent"],
+            "Browser/1"
+        );
     }
 
     #[test]

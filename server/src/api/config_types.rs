@@ -38,6 +38,9 @@ pub struct ConfigDoc {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSection>,
 }
 
 macro_rules! section {
@@ -71,6 +74,15 @@ section!(ProviderSection "ProviderConfig" {
     /// Request timeout, seconds.
     timeout: u64,
     retries: u32,
+    /// Proxy for this site only (`http://`, `https://`, `socks5://`); empty = `network.proxy`.
+    /// Passwords are shown as `***`; sending `***` back keeps the stored one.
+    proxy: String,
+    /// Further base URLs tried in order when the base URL cannot be reached or is blocked.
+    mirrors: Vec<String>,
+    /// Extra request headers (`Cookie`, `User-Agent`, ...). `Cookie` and `Authorization` values are
+    /// shown as `***`; sending `***` back keeps the stored one. A map that is sent replaces the
+    /// stored one.
+    headers: BTreeMap<String, String>,
 });
 
 section!(DownloadSection "DownloadConfig" {
@@ -123,6 +135,18 @@ section!(DatabaseSection "DatabaseConfig" {
     /// Empty = SQLite in the data dir. Passwords are shown as `***`; sending `***` back keeps the stored one.
     url: String,
     redis_url: String,
+});
+
+section!(NetworkSection "NetworkConfig" {
+    /// Proxy for provider, hoster and media traffic (`http://`, `https://`, `socks5://`); empty =
+    /// none. Passwords are shown as `***`; sending `***` back keeps the stored one.
+    proxy: String,
+    /// Failed requests in a row after which a site or hoster counts as down.
+    down_after: u32,
+    /// First cooldown of a down site or hoster, seconds (doubled each time, up to `max_cooldown`).
+    cooldown: u64,
+    /// Longest cooldown, seconds.
+    max_cooldown: u64,
 });
 
 section!(CacheSection "CacheConfig" {

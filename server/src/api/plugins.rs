@@ -1,6 +1,9 @@
 //! `/api/plugins`: what is loaded (built-in, native, script providers/hosters and hook scripts),
 //! with version, source and status or error; and reloading plugins and scripts.
 
+use std::collections::BTreeMap;
+
+use aniworld_core::network::{DownState, SiteState};
 use aniworld_core::registry::{ComponentKind, ComponentStatus, Source};
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -61,6 +64,22 @@ pub struct PluginEntry {
     pub line: Option<u64>,
     /// Hook functions a script defines.
     pub hooks: Vec<String>,
+    /// Built-in provider sites: the base URL in use (the configured one, or the mirror that
+    /// answered last).
+    pub base_url: Option<String>,
+    /// Built-in provider sites: the configured base URL followed by the mirrors.
+    pub base_urls: Vec<String>,
+    /// Built-in provider sites: the proxy in use (password hidden).
+    pub proxy: Option<String>,
+    /// Set while the site or hoster is down: why, and when it is asked again.
+    pub down: Option<DownInfo>,
+}
+
+/// A site or hoster that failed several times in a row and is left alone for a while.
+#[derive(Debug, Clone, Object)]
+pub struct DownInfo {
+    pub error: String,
+    pub retry_in_secs: u64,
 }
 
 #[derive(Debug, Object)]
@@ -98,9 +117,25 @@ fn status_of(s: ComponentStatus) -> PluginStatusKind {
     }
 }
 
-/// The registry's listing, as the API shows it.
+/// The registry's listing, as the API shows it, with the network state of sites and hosters.
 fn list(state: &AppState) -> PluginList {
     let ext = state.extensions();
+    let sites: BTreeMap<String, SiteState> = state
+        .network()
+        .sites()
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let hosters_down: BTreeMap<String, DownState> = state
+        .network()
+        .hosters_down()
+        .into_iter()
+        .map(|d| (d.name.to_ascii_lowercase(), d))
+        .collect();
+    let down_info = |d: &DownState| DownInfo {
+        error: d.reason.clone(),
+        retry_in_secs: d.retry_in_secs,
+    };
     PluginList {
         abi_version: aniworld_plugins::PluginHost::abi_version(),
         plugins_dir: ext.plugins.dir().display().to_string(),
@@ -109,17 +144,38 @@ fn list(state: &AppState) -> PluginList {
             .registry()
             .components()
             .into_iter()
-            .map(|c| PluginEntry {
-                id: c.id,
-                name: c.name,
-                kind: kind_of(c.kind),
-                source: source_of(c.source),
-                version: c.version,
-                path: c.path,
-                status: status_of(c.status),
-                error: c.problem.as_ref().map(|p| p.message.clone()),
-                line: c.problem.and_then(|p| p.line),
-                hooks: c.hooks,
+            .map(|c| {
+                let builtin_site = (c.kind == ComponentKind::Provider
+                    && c.source == Source::Builtin)
+                    .then(|| sites.get(&c.id))
+                    .flatten();
+                let down = match c.kind {
+                    ComponentKind::Provider => {
+                        builtin_site.and_then(|s| s.down.as_ref()).map(down_info)
+                    }
+                    ComponentKind::Hoster => {
+                        hosters_down.get(&c.id.to_ascii_lowercase()).map(down_info)
+                    }
+                    _ => None,
+                };
+                PluginEntry {
+                    id: c.id,
+                    name: c.name,
+                    kind: kind_of(c.kind),
+                    source: source_of(c.source),
+                    version: c.version,
+                    path: c.path,
+                    status: status_of(c.status),
+                    error: c.problem.as_ref().map(|p| p.message.clone()),
+                    line: c.problem.and_then(|p| p.line),
+                    hooks: c.hooks,
+                    base_url: builtin_site.map(|s| s.base_url.clone()),
+                    base_urls: builtin_site
+                        .map(|s| s.base_urls.clone())
+                        .unwrap_or_default(),
+                    proxy: builtin_site.and_then(|s| s.proxy.clone()),
+                    down,
+                }
             })
             .collect(),
     }

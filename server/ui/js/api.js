@@ -26,7 +26,7 @@ export class ApiError extends Error {
   /** True when a provider site could not be reached or refused us (blocked, down, timed out). */
   get siteUnavailable() {
     const code = String(this.code || '').toLowerCase();
-    return [502, 503, 504].includes(this.status) || /block|unavailable|unreachable|upstream|timeout|provider|site/.test(code);
+    return [502, 503, 504].includes(this.status) || /block|unavailable|unreachable|upstream|timeout|provider|site|proxy/.test(code);
   }
 }
 

@@ -28,7 +28,10 @@ const SITE: &str = "aniworld";
 pub fn routes(state: Arc<FixtureState>) -> impl Endpoint {
     poem::endpoint::make(move |req: Request| {
         let state = state.clone();
-        async move { handle(&state, req).await }
+        async move {
+            let response = handle(&state, req).await;
+            super::encode_if_asked(SITE, &state, response).await
+        }
     })
 }
 

@@ -10,6 +10,9 @@
 //! - `{site}.markup` = `changed`: pages use renamed classes/ids, as after a site redesign.
 //! - `{site}.series_search` = `down` | `garbage`: `GET /ajax/seriesSearch` answers 404 or non-JSON,
 //!   so clients must fall back to `POST /ajax/search`.
+//! - `{site}.brotli` = `on`: every answer is Brotli-encoded (`Content-Encoding: br`) whatever the
+//!   request's `Accept-Encoding` says, as DDoS-Guard does.
+//! - `{site}.hang` = `on`: requests are accepted and never answered.
 
 pub mod aniworld;
 pub mod sto;
@@ -82,9 +85,35 @@ pub fn challenge_page(kind: &str) -> Response {
     }
 }
 
+/// The `{site}.brotli = on` knob: the answer Brotli-encoded, whether the client asked for it or not.
+pub async fn encode_if_asked(site: &str, state: &FixtureState, response: Response) -> Response {
+    if state.knob(&format!("{site}.brotli")).as_deref() != Some("on") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let plain = body.into_vec().await.unwrap_or_default();
+    let mut encoded = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut encoded, 4096, 5, 22);
+        std::io::Write::write_all(&mut writer, &plain).expect("brotli into memory");
+    }
+    let mut response = Response::from_parts(parts, poem::Body::from_vec(encoded));
+    response.headers_mut().insert(
+        poem::http::header::CONTENT_ENCODING,
+        poem::http::HeaderValue::from_static("br"),
+    );
+    response
+        .headers_mut()
+        .remove(poem::http::header::CONTENT_LENGTH);
+    response
+}
+
 /// Applies the shared knobs; `Some(response)` short-circuits the request. A `turnstile` challenge
 /// guards only the redirect endpoints (`/r`, `/redirect/...`), as on the real s.to.
 pub async fn shared_knobs(site: &str, state: &FixtureState, path: &str) -> Option<Response> {
+    if state.knob(&format!("{site}.hang")).as_deref() == Some("on") {
+        std::future::pending::<()>().await;
+    }
     if let Some(ms) = state
         .knob(&format!("{site}.delay_ms"))
         .and_then(|v| v.parse::<u64>().ok())

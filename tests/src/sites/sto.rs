@@ -5,12 +5,15 @@
 //!   `/serie/{key}/staffel-{N}` season pages (`table.episode-table`, upcoming rows marked);
 //!   `/serie/{key}/staffel-{N}/episode-{M}` episode pages with `data-play-url` hoster buttons.
 //! - `/r?t={token}` → 302 to [`crate::hosters::embed_url`] of `{key}-s{S}e{E}-{lang}`.
-//! - `GET /ajax/seriesSearch?keyword=` and `POST /ajax/search` (links `/serie/{key}`).
+//! - `GET /api/search/suggest?term=` → `{"shows": [{"name", "url"}]}` (names with `<em>`
+//!   highlighting), the search of the 2026 layout; the old `GET /ajax/seriesSearch?keyword=` and
+//!   `POST /ajax/search` (links `/serie/{key}`) still answer.
 //! - Unknown series, seasons, episodes and tokens answer 404.
 //!
 //! Knobs: the shared ones of [`crate::sites`] with `{site}` = `sto` (`sto.challenge` also takes
 //! `turnstile`, which guards `/r` only; `sto.fail_next`, `sto.delay_ms`, `sto.markup`,
-//! `sto.series_search`).
+//! `sto.series_search`; `sto.suggest` = `down` | `garbage` makes `/api/search/suggest` answer 404
+//! or an HTML page).
 
 use std::sync::Arc;
 
@@ -26,7 +29,10 @@ const SITE: &str = "sto";
 pub fn routes(state: Arc<FixtureState>) -> impl Endpoint {
     poem::endpoint::make(move |req: Request| {
         let state = state.clone();
-        async move { handle(&state, req).await }
+        async move {
+            let response = handle(&state, req).await;
+            super::encode_if_asked(SITE, &state, response).await
+        }
     })
 }
 
@@ -39,6 +45,9 @@ async fn handle(state: &FixtureState, req: Request) -> Response {
     let method = req.method().clone();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let page = match (method, segments.as_slice()) {
+        (Method::GET, ["api", "search", "suggest"]) => {
+            return suggest(state, &field(&query, "term").unwrap_or_default());
+        }
         (Method::GET, ["ajax", "seriesSearch"]) => {
             return series_search(state, &field(&query, "keyword").unwrap_or_default());
         }
@@ -286,6 +295,23 @@ fn redirect(state: &FixtureState, token: &str) -> Response {
 fn search_hits(keyword: &str) -> impl Iterator<Item = &'static Series> + '_ {
     catalogue::series_of(Site::Sto)
         .filter(move |s| !keyword.trim().is_empty() && matches(s.name, keyword))
+}
+
+fn suggest(state: &FixtureState, term: &str) -> Response {
+    match state.knob("sto.suggest").as_deref() {
+        Some("down") => return html(StatusCode::NOT_FOUND, layout("404", "")),
+        Some("garbage") => return html(StatusCode::OK, "<html>Wartung</html>".to_owned()),
+        _ => {}
+    }
+    let shows: Vec<serde_json::Value> = search_hits(term)
+        .map(|s| {
+            serde_json::json!({
+                "name": highlight(&esc(s.name), term),
+                "url": format!("/serie/{}", s.key),
+            })
+        })
+        .collect();
+    json(serde_json::json!({ "shows": shows, "people": [] }).to_string())
 }
 
 fn series_search(state: &FixtureState, keyword: &str) -> Response {

@@ -115,3 +115,41 @@ async fn disabled_provider_is_not_registered() {
     assert!(registry.provider("aniworld").is_ok());
     assert!(matches!(registry.provider("sto"), Err(Error::NotFound(_))));
 }
+
+/// Errors say what failed and where: refused, TLS, reset, timeout.
+#[tokio::test]
+async fn transport_errors_say_what_failed_and_where() {
+    let fixture = FixtureSite::start().await;
+    let plain = fixture.url("aniworld");
+    let host = plain.trim_start_matches("http://").to_owned();
+    let tls = format!("https://{host}");
+    let refused = aniworld_testkit::net::refused_url().await;
+    let reset = aniworld_testkit::net::DeadSite::start(aniworld_testkit::net::Death::Reset).await;
+    let hang = aniworld_testkit::net::DeadSite::start(aniworld_testkit::net::Death::Hang).await;
+    let cases = [
+        (tls.clone(), format!("TLS handshake with {host} failed")),
+        (
+            refused.clone(),
+            format!(
+                "connection to {} refused",
+                refused.trim_start_matches("http://")
+            ),
+        ),
+        (reset.url(), format!("{} closed the connection", reset.addr)),
+        (
+            hang.url(),
+            format!("no answer from {} within 1 s (timeout)", hang.addr),
+        ),
+    ];
+    for (base, expected) in cases {
+        let mut config = site_config(&fixture, "aniworld");
+        config.base_url = base.clone();
+        config.retries = 0;
+        config.timeout = 1;
+        let provider = AniworldProvider::with_client(client("aniworld", &config));
+        let err = provider.series(&key("one-punch-man")).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&expected), "{base}: {text}");
+        assert!(!text.contains("error sending request"), "{text}");
+    }
+}

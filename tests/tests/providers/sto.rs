@@ -20,8 +20,62 @@ async fn search_finds_series_with_entities_decoded() {
 }
 
 #[tokio::test]
+async fn search_uses_the_suggest_endpoint() {
+    let fixture = FixtureSite::start().await;
+    let hits = sto(&fixture).search("breaking").await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(),
+        ["breaking-bad"]
+    );
+    assert_eq!(hits[0].name, "Breaking Bad");
+    assert!(
+        hits[0].link.ends_with("/serie/breaking-bad"),
+        "{}",
+        hits[0].link
+    );
+    let uris: Vec<String> = fixture
+        .state
+        .requests()
+        .iter()
+        .map(|r| r.uri.clone())
+        .collect();
+    assert_eq!(uris, ["/api/search/suggest?term=breaking"]);
+}
+
+#[tokio::test]
+async fn search_falls_back_to_the_old_endpoints() {
+    let fixture = FixtureSite::start().await;
+    fixture.state.set_knob("sto.suggest", "garbage");
+    let hits = sto(&fixture).search("jerry").await.unwrap();
+    assert_eq!(hits[0].key.as_str(), "tom-und-jerry");
+    assert_eq!(hits[0].year, Some(1975), "{hits:?}");
+}
+
+#[tokio::test]
+async fn brotli_pages_are_decoded_even_when_not_asked_for() {
+    let fixture = FixtureSite::start().await;
+    fixture.state.set_knob("sto.brotli", "on");
+    // The knob really encodes: a client that does not decode sees `br` and no JSON.
+    let raw = reqwest::Client::builder()
+        .no_brotli()
+        .build()
+        .unwrap()
+        .get(format!("{}/serie/dark", fixture.url("sto")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "br");
+    assert!(!String::from_utf8_lossy(&raw.bytes().await.unwrap()).contains("Dark"));
+    let hits = sto(&fixture).search("breaking").await.unwrap();
+    assert_eq!(hits[0].key.as_str(), "breaking-bad");
+    let info = sto(&fixture).series(&key("dark")).await.unwrap();
+    assert_eq!(info.name, "Dark");
+}
+
+#[tokio::test]
 async fn search_falls_back_to_form_search() {
     let fixture = FixtureSite::start().await;
+    fixture.state.set_knob("sto.suggest", "down");
     fixture.state.set_knob("sto.series_search", "down");
     let hits = sto(&fixture).search("bad").await.unwrap();
     assert_eq!(

@@ -105,7 +105,8 @@ impl Provider for AniworldProvider {
         "AniWorld"
     }
 
-    /// `GET /ajax/seriesSearch` first; `POST /ajax/search` when that fails or finds nothing.
+    /// `GET /ajax/seriesSearch` first; `POST /ajax/search` when that is missing, unreadable or
+    /// finds nothing.
     async fn search(&self, query: &str) -> Result<Vec<SearchResult>> {
         let query = query.trim();
         if query.is_empty() {
@@ -113,7 +114,8 @@ impl Provider for AniworldProvider {
         }
         match self.search_json(query).await {
             Ok(hits) if !hits.is_empty() => Ok(hits),
-            Err(e @ Error::Blocked { .. }) => Err(e),
+            // Unreachable, down, blocked: the other endpoint is on the same host.
+            Err(e) if !matches!(e, Error::NotFound(_) | Error::Parse { .. }) => Err(e),
             first => {
                 if let Err(e) = &first {
                     tracing::info!(error = %e, "seriesSearch failed, falling back to /ajax/search");

@@ -63,50 +63,61 @@ impl Provider for StoProvider {
         "S.to"
     }
 
-    /// `GET /ajax/seriesSearch` first; `POST /ajax/search` when that fails or finds nothing.
+    /// `GET /api/search/suggest` (the 2026 layout); when that is missing or unreadable, the old
+    /// `GET /ajax/seriesSearch`, then `POST /ajax/search`. A site that cannot be reached, is down
+    /// or blocked is reported at once (the other endpoints are on the same host).
     async fn search(&self, query: &str) -> Result<Vec<SearchResult>> {
         let query = query.trim();
         if query.is_empty() {
             return Err(Error::invalid("query", "the search text is empty"));
         }
-        let first = match self
-            .client
-            .get(&format!(
-                "/ajax/seriesSearch?keyword={}",
-                query_escape(query)
-            ))
-            .await
-        {
-            Ok(page) => parse::parse_series_search(&page.body),
-            Err(e) => Err(e),
-        };
-        let first = first.map(|hits| {
+        let to_results = |hits: Vec<parse::SearchHit>| {
             hits.into_iter()
                 .filter_map(|h| self.hit_to_result(h))
                 .collect::<Vec<_>>()
-        });
-        match first {
+        };
+        let escaped = query_escape(query);
+        let suggest = match self
+            .client
+            .get(&format!("/api/search/suggest?term={escaped}"))
+            .await
+        {
+            Ok(page) => parse::parse_suggest(&page.body).map(to_results),
+            Err(e) => Err(e),
+        };
+        let mut first_error = match suggest {
+            Ok(hits) => return Ok(hits),
+            Err(e) if !falls_back(&e) => return Err(e),
+            Err(e) => e,
+        };
+        tracing::debug!(error = %first_error, "s.to search suggestions failed; trying the old search");
+        let old = match self
+            .client
+            .get(&format!("/ajax/seriesSearch?keyword={escaped}"))
+            .await
+        {
+            Ok(page) => parse::parse_series_search(&page.body).map(to_results),
+            Err(e) => Err(e),
+        };
+        match old {
             Ok(hits) if !hits.is_empty() => return Ok(hits),
-            Err(e @ Error::Blocked { .. }) => return Err(e),
-            _ => {}
+            Ok(_) => {}
+            Err(e) if !falls_back(&e) => return Err(e),
+            Err(_) => {}
         }
-        let second = match self
+        match self
             .client
             .post_form("/ajax/search", &[("keyword", query)])
             .await
         {
-            Ok(page) => parse::parse_form_search(&page.body).map(|hits| {
-                hits.into_iter()
-                    .filter_map(|h| self.hit_to_result(h))
-                    .collect::<Vec<_>>()
-            }),
-            Err(e) => Err(e),
-        };
-        match (second, first) {
-            (Ok(hits), _) => Ok(hits),
-            (Err(_), Ok(empty)) => Ok(empty),
-            (Err(e), Err(_)) => Err(e),
+            Ok(page) => match parse::parse_form_search(&page.body) {
+                Ok(hits) => return Ok(to_results(hits)),
+                Err(e) => first_error = e,
+            },
+            Err(e) if !falls_back(&e) => return Err(e),
+            Err(_) => {}
         }
+        Err(first_error)
     }
 
     async fn series(&self, key: &SeriesKey) -> Result<SeriesInfo> {
@@ -177,6 +188,12 @@ impl Provider for StoProvider {
     fn key_from_link(&self, link: &str) -> Option<SeriesKey> {
         key_after_prefix(link, &["serie/stream", "serie"])
     }
+}
+
+/// Whether another search endpoint of the same site may do better after `e` (it was missing or
+/// answered something unreadable, not a site that is unreachable, down or blocked).
+fn falls_back(e: &Error) -> bool {
+    matches!(e, Error::NotFound(_) | Error::Parse { .. })
 }
 
 #[cfg(test)]

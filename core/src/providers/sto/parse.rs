@@ -301,11 +301,36 @@ pub fn parse_form_search(body: &str) -> Result<Vec<SearchHit>> {
     search::parse_form_search(body, SERIES_PREFIX)
 }
 
+/// `GET /api/search/suggest?term=` → `{"shows": [{"name", "url"}]}` (the search of the 2026 layout).
+pub fn parse_suggest(body: &str) -> Result<Vec<SearchHit>> {
+    search::parse_suggest(body, SERIES_PREFIX)
+}
+
 const SERIES_PREFIX: &str = "/serie/";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggest_answer_keeps_series_links_and_strips_highlighting() {
+        let body = r#"{"shows": [
+            {"name": "<em>Bre</em>aking Bad", "url": "/serie/breaking-bad"},
+            {"name": "Breaking Bad", "url": "/serie/breaking-bad"},
+            {"name": "Staffel", "url": "/serie/breaking-bad/staffel-1"},
+            {"name": "No link"}
+        ], "people": [{"name": "x"}]}"#;
+        let hits = parse_suggest(body).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].key, "breaking-bad");
+        assert_eq!(hits[0].name, "Breaking Bad");
+        assert!(parse_suggest(r#"{"shows": []}"#).unwrap().is_empty());
+        assert!(matches!(
+            parse_suggest("<html>Wartung</html>"),
+            Err(Error::Parse { .. })
+        ));
+        assert!(matches!(parse_suggest("[]"), Err(Error::Parse { .. })));
+    }
 
     #[test]
     fn headings() {

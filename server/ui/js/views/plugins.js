@@ -40,6 +40,10 @@ export async function pluginsView(root) {
             h('td', null, p.version ?? ''),
             h('td', null, statusPill(p.status ?? (p.error ? 'error' : 'active')),
               p.error ? h('p', { class: 'error-text' }, p.line ? `line ${p.line}: ${p.error}` : p.error) : null,
+              p.down ? h('p', { class: 'error-text site-down' }, `Down: ${p.down.error} (asked again in ${p.down.retry_in_secs} s)`) : null,
+              p.base_url ? h('p', { class: 'muted small site-base' }, `Uses ${p.base_url}`,
+                Array.isArray(p.base_urls) && p.base_urls.length > 1 && p.base_url !== p.base_urls[0] ? ' (a mirror)' : '',
+                p.proxy ? ` via ${p.proxy}` : '') : null,
               Array.isArray(p.hooks) && p.hooks.length ? h('p', { class: 'muted small' }, `Hooks: ${p.hooks.join(', ')}`) : null,
               p.path ? h('p', { class: 'muted small' }, p.path) : null));
         }))));

@@ -3,6 +3,7 @@
 import { api, listOf } from '../api.js';
 import { h, replace, notice } from '../dom.js';
 import { seriesName, coverElement } from '../anime.js';
+import { siteProblem } from '../network-help.js';
 
 async function knownSites() {
   try {
@@ -14,11 +15,6 @@ async function knownSites() {
   return ['aniworld', 'sto'];
 }
 
-function siteProblem(site, e) {
-  const where = site ? `The site “${site}”` : 'A provider site';
-  return notice('error', h('strong', null, `${where} is blocked or down. `), e.message,
-    h('span', { class: 'muted' }, ' Check the site in a browser, or its base URL in Settings.'));
-}
 
 export async function searchView(root) {
   const sites = await knownSites();
@@ -50,11 +46,11 @@ export async function searchView(root) {
       const hits = listOf(data, 'results', 'items');
       const problems = Array.isArray(data?.errors) ? data.errors : [];
       replace(message,
-        problems.map((p) => siteProblem(p.site, { message: p.message || p.error || '' })),
+        problems.map((p) => siteProblem(p.site, { code: p.error, message: p.message || p.error || '' })),
         hits.length ? null : notice('info', `Nothing found for “${q}”.`));
       replace(results, hits.map((hit) => resultRow(hit, chosen)));
     } catch (e) {
-      replace(message, e.siteUnavailable ? siteProblem(chosen, e) : notice('error', e.message));
+      replace(message, e.siteUnavailable ? siteProblem(chosen || e.details?.site, e) : notice('error', e.message));
     } finally {
       submit.disabled = false;
     }

@@ -5,7 +5,7 @@ import { h, replace, notice, formatBytes } from '../dom.js';
 
 const LABELS = {
   library: 'Library', providers: 'Provider sites', download: 'Downloads', plugins: 'Plugins', scripts: 'Scripts',
-  auth: 'Authentication', server: 'Server', database: 'Database', cache: 'Cache',
+  auth: 'Authentication', server: 'Server', database: 'Database', cache: 'Cache', network: 'Network',
 };
 
 function humanize(key) {
@@ -20,8 +20,8 @@ function fieldId(path) {
 const ORDER = [
   'library', 'library.path', 'library.naming_template',
   'download', 'download.languages', 'download.hosters', 'download.max_parallel', 'download.segment_parallelism', 'download.rate_limit',
-  'providers', 'providers.aniworld', 'providers.sto', 'base_url', 'enabled',
-  'plugins', 'scripts', 'auth', 'server', 'database', 'cache',
+  'providers', 'providers.aniworld', 'providers.sto', 'base_url', 'enabled', 'mirrors', 'proxy', 'headers',
+  'network', 'plugins', 'scripts', 'auth', 'server', 'database', 'cache',
 ];
 
 function rank(path) {
@@ -31,8 +31,30 @@ function rank(path) {
   return j >= 0 ? j : ORDER.length;
 }
 
+/** `providers.<id>.headers`: one `Name: value` per line (a map the generic form cannot grow). */
+function headersField(value, path, readers) {
+  const id = fieldId(path);
+  const lines = Object.entries(value || {}).map(([k, v]) => `${k}: ${v}`);
+  const input = h('textarea', { id, rows: String(Math.max(2, lines.length + 1)), value: lines.join('\n'), spellcheck: 'false', autocomplete: 'off' });
+  const read = () => {
+    const out = {};
+    for (const line of input.value.split('\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+    }
+    return out;
+  };
+  readers.push({ path, read });
+  return h('div', { class: 'field cfg-field', dataset: { path } },
+    h('label', { for: id }, 'Headers', h('code', { class: 'muted cfg-key' }, path)),
+    h('small', { class: 'muted' }, 'One “Name: value” per line, e.g. Cookie: cf_clearance=… and User-Agent from a browser that passed the site’s bot check. *** keeps a stored secret.'),
+    input,
+    h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
+}
+
 /** Builds inputs for every leaf of `value`; `readers` collects how to read each back. */
 function buildFields(value, path, readers) {
+  if (/^providers\.[^.]+\.headers$/.test(path)) return headersField(value, path, readers);
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value).map(([k, v]) => [path ? `${path}.${k}` : k, v]);
     entries.sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
