@@ -7,6 +7,7 @@
 //! and message; its previous good version stays active.
 
 mod adapters;
+mod connections;
 pub mod hooks;
 mod host_fns;
 pub mod runtime;
@@ -125,6 +126,7 @@ impl ScriptEntry {
             kind: match meta.and_then(|m| m.kind) {
                 Some(ScriptKind::Provider) => "provider",
                 Some(ScriptKind::Hoster) => "hoster",
+                Some(ScriptKind::Connection) => "connection",
                 None => "hooks",
             }
             .to_owned(),
@@ -325,7 +327,7 @@ impl ScriptHost {
                 Some(ScriptKind::Hoster) => {
                     wanted.insert((false, s.meta.name.to_ascii_lowercase()));
                 }
-                None => {}
+                Some(ScriptKind::Connection) | None => {}
             }
         }
         let mut registered = self.inner.registered.lock().expect("registered lock");
@@ -348,7 +350,7 @@ impl ScriptHost {
                     Arc::new(ScriptHoster::new(self.inner.runtime.clone(), s.clone())),
                     origin,
                 ),
-                None => {}
+                Some(ScriptKind::Connection) | None => {}
             }
         }
         *registered = wanted;

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aniworld_core::config::Config;
+use aniworld_core::connections::ConnectionService;
 use aniworld_core::events::CallbackManager;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
@@ -55,6 +56,7 @@ struct StateInner {
     started: Instant,
     /// Native plugins and scripts.
     extensions: Arc<Extensions>,
+    connections: ConnectionService,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
         if let Some(queue) = self.queue() {
             queue.set_config(config.clone()).await;
         }
+        self.inner.connections.set_connections(&config.connections);
         *self.inner.config.write().expect("config lock") = Arc::new(config);
         Ok(())
     }
@@ -96,6 +99,11 @@ impl AppState {
 
     pub fn auth(&self) -> &AuthService {
         &self.inner.auth
+    }
+
+    /// Notifications and media-server refreshes (config `connections`).
+    pub fn connections(&self) -> &ConnectionService {
+        &self.inner.connections
     }
 
     pub fn library(&self) -> &Arc<Library> {
@@ -238,6 +246,12 @@ impl App {
         .await?;
         let library =
             Arc::new(Library::open(store.clone(), registry.clone(), events.clone()).await?);
+        let connections = ConnectionService::start(
+            store.clone(),
+            &events,
+            &config.connections,
+            extensions.custom_connections(),
+        );
         let state = AppState {
             inner: Arc::new(StateInner {
                 options,
@@ -251,6 +265,7 @@ impl App {
                 queue: Some(queue),
                 started: Instant::now(),
                 extensions,
+                connections,
             }),
         };
         let endpoint = Arc::new(routes(&state));

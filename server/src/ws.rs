@@ -48,7 +48,9 @@ pub fn room_of(event: &Event) -> &'static str {
         | Event::ScanProgress { .. }
         | Event::ScanCompleted { .. }
         | Event::ScanFailed { .. } => "scan_progress",
-        Event::SeriesAdded { .. } | Event::HookFailed { .. } => "system",
+        Event::SeriesAdded { .. } | Event::HookFailed { .. } | Event::ConnectionFailed { .. } => {
+            "system"
+        }
     }
 }
 

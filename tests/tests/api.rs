@@ -12,6 +12,8 @@ mod auth;
 mod client;
 #[path = "api/config.rs"]
 mod config;
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/download.rs"]
 mod download;
 #[path = "api/errors.rs"]

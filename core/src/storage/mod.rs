@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::error::Result;
 
 pub mod cache;
+pub mod connections;
 pub mod queue;
 pub mod sessions;
 pub mod settings;

@@ -20,6 +20,8 @@ pub enum PluginKind {
     Provider,
     Hoster,
     Hook,
+    /// A connection script (handles `script:<id>` connections).
+    Connection,
     /// A native library that never said what it is (it failed before its metadata).
     Unknown,
 }
@@ -97,6 +99,7 @@ fn kind_named(k: &str) -> PluginKind {
         "provider" => PluginKind::Provider,
         "hoster" => PluginKind::Hoster,
         "hooks" => PluginKind::Hook,
+        "connection" => PluginKind::Connection,
         _ => PluginKind::Unknown,
     }
 }
@@ -164,7 +167,8 @@ fn listing(
         }
     }
     for s in scripts {
-        let hook_script = s.kind == "hooks";
+        // Hook and connection scripts are not in the registry.
+        let hook_script = matches!(s.kind.as_str(), "hooks" | "connection");
         if s.active && !hook_script {
             continue; // listed from the registry above
         }
