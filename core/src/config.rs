@@ -23,6 +23,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub cache: CacheConfig,
     pub network: NetworkConfig,
+    /// Notifications and media-server refreshes (`crate::connections`).
+    pub connections: Vec<ConnectionConfig>,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
             network: NetworkConfig::default(),
+            connections: Vec::new(),
         }
     }
 }
@@ -341,6 +344,38 @@ pub fn redact_url_password(raw: &str) -> String {
             u.to_string()
         }
         _ => raw.to_owned(),
+    }
+}
+
+/// One entry of `connections`: where to send which events. `kind` is a built-in kind or
+/// `script:<id>` (a connection script in `scripts.dir`); checked by [`Config::validate`].
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    /// API key / access token; never logged, shown as `***` by the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Event names; absent = `["download_completed"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+}
+
+// By hand so a `{:?}` of the config never prints a token or a URL's secret parts.
+impl std::fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field(
+                "url",
+                &crate::connections::redacted_url(&self.kind, &self.url),
+            )
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("events", &self.events)
+            .finish()
     }
 }
 
@@ -645,6 +680,7 @@ impl Config {
                 "must be empty or a redis:// URL",
             ));
         }
+        crate::connections::validate(&self.connections)?;
         Ok(())
     }
 
@@ -966,6 +1002,54 @@ fn collect_leaves<'v>(
     }
 }
 
+/// One `connections` entry: an object with string `name`, `kind`, `url`, an optional string
+/// `token` and an optional list of strings `events` (null = absent).
+fn check_connection_shape(value: &serde_json::Value, path: &str) -> Result<()> {
+    let Some(entry) = value.as_object() else {
+        return Err(Error::invalid(
+            path,
+            "must be an object like {\"name\", \"kind\", \"url\"}",
+        ));
+    };
+    for (key, child) in entry {
+        let at = format!("{path}.{key}");
+        match key.as_str() {
+            "name" | "kind" | "url" if !child.is_string() => {
+                return Err(Error::invalid(at, "must be a string"));
+            }
+            "name" | "kind" | "url" => {}
+            "token" if !(child.is_string() || child.is_null()) => {
+                return Err(Error::invalid(at, "must be a string"));
+            }
+            "token" => {}
+            "events" => match child {
+                serde_json::Value::Null => {}
+                serde_json::Value::Array(events) => {
+                    if let Some(i) = events.iter().position(|e| !e.is_string()) {
+                        return Err(Error::invalid(format!("{at}[{i}]"), "must be a string"));
+                    }
+                }
+                _ => return Err(Error::invalid(at, "must be a list of event names")),
+            },
+            _ => {
+                return Err(Error::invalid(
+                    at,
+                    "unknown key (a connection has name, kind, url, token, events)",
+                ));
+            }
+        }
+    }
+    for required in ["name", "kind", "url"] {
+        if !entry.contains_key(required) {
+            return Err(Error::invalid(
+                format!("{path}.{required}"),
+                "missing (every connection needs name, kind and url)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Walks `value` along `template` (the serialised defaults): unknown keys and values of the wrong
 /// JSON type are errors naming the key.
 fn check_shape(value: &serde_json::Value, template: &serde_json::Value, path: &str) -> Result<()> {
@@ -1011,6 +1095,12 @@ fn check_shape(value: &serde_json::Value, template: &serde_json::Value, path: &s
             let Value::Array(given) = value else {
                 return Err(Error::invalid(field(path), "must be a list"));
             };
+            if path == "connections" {
+                for (i, child) in given.iter().enumerate() {
+                    check_connection_shape(child, &format!("{path}[{i}]"))?;
+                }
+                return Ok(());
+            }
             if let Some(t) = items.first() {
                 for (i, child) in given.iter().enumerate() {
                     check_shape(child, t, &format!("{path}[{i}]"))?;
@@ -1255,6 +1345,63 @@ mod tests {
             assert_eq!(field_of(c.validate().unwrap_err()), expected);
         }
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn connection_entries_are_checked_and_errors_name_them() {
+        let cases = [
+            (r#"{"connections": {}}"#, "connections"),
+            (r#"{"connections": [3]}"#, "connections[0]"),
+            (
+                r#"{"connections": [{"name": "a", "kind": "webhook"}]}"#,
+                "connections[0].url",
+            ),
+            (
+                r#"{"connections": [{"name": "a", "kind": "webhook", "url": "http://h", "colour": 1}]}"#,
+                "connections[0].colour",
+            ),
+            (
+                r#"{"connections": [{"name": "a", "kind": "webhook", "url": "http://h", "events": ["test", 2]}]}"#,
+                "connections[0].events[1]",
+            ),
+            (
+                r#"{"connections": [{"name": "a", "kind": "webhook", "url": "http://h"},
+                                     {"name": "b", "kind": "gotify", "url": "http://h"}]}"#,
+                "connections[1].kind",
+            ),
+            (
+                r#"{"connections": [{"name": "a", "kind": "ntfy", "url": "file:///etc/passwd"}]}"#,
+                "connections[0].url",
+            ),
+            (
+                r#"{"connections": [{"name": "a", "kind": "webhook", "url": "http://h", "events": ["download_done"]}]}"#,
+                "connections[0].events[0]",
+            ),
+            (
+                r#"{"connections": [{"name": "a", "kind": "webhook", "url": "http://h"},
+                                     {"name": "a", "kind": "ntfy", "url": "http://h"}]}"#,
+                "connections[1].name",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                field_of(Config::from_json_str(text).unwrap_err()),
+                expected,
+                "{text}"
+            );
+        }
+        let ok = Config::from_json_str(
+            r#"{"connections": [{"name": "jf", "kind": "jellyfin", "url": "http://h:8096", "token": "k", "events": null},
+                                 {"name": "mine", "kind": "script:gotify", "url": "https://g.example/x", "token": null,
+                                  "events": ["download_completed", "new_episodes"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.connections.len(), 2);
+        assert_eq!(ok.connections[0].token.as_deref(), Some("k"));
+        assert!(
+            !format!("{ok:?}").contains("\"k\""),
+            "Debug prints the token"
+        );
     }
 
     #[test]

@@ -127,6 +127,14 @@ pub enum Event {
         hook: String,
         error: String,
     },
+    /// A connection gave up on a notification after its retries (the error never holds secrets).
+    ConnectionFailed {
+        name: String,
+        kind: String,
+        event: String,
+        error: String,
+        attempts: u32,
+    },
 }
 
 impl Event {
@@ -146,6 +154,7 @@ impl Event {
             Event::DownloadFailed { .. } => "download_failed",
             Event::QueueStatus { .. } => "queue_status",
             Event::HookFailed { .. } => "hook_failed",
+            Event::ConnectionFailed { .. } => "connection_failed",
         }
     }
 }

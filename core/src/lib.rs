@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod config;
+pub mod connections;
 pub mod download;
 pub mod error;
 pub mod events;

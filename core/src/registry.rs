@@ -27,6 +27,8 @@ pub enum ComponentKind {
     Hoster,
     /// A hook script (runs on events, registers nothing).
     Hook,
+    /// A connection script (sends the events of `connections` entries of kind `script:<id>`).
+    Connection,
     /// A native library that failed before it said what it is.
     Unknown,
 }
@@ -309,7 +311,10 @@ impl Registry {
                 let seen = matched
                     .iter()
                     .any(|(s, path, kind)| s == source && *path == r.path && *kind == r.kind);
-                if seen || (r.usable && r.kind != ComponentKind::Hook) {
+                if seen
+                    || (r.usable
+                        && !matches!(r.kind, ComponentKind::Hook | ComponentKind::Connection))
+                {
                     continue;
                 }
                 out.push(Component {

@@ -7,6 +7,7 @@
 //! and message; its previous good version stays active.
 
 mod adapters;
+mod connections;
 pub mod hooks;
 mod host_fns;
 pub mod runtime;
@@ -125,6 +126,7 @@ impl ScriptEntry {
             kind: match meta.and_then(|m| m.kind) {
                 Some(ScriptKind::Provider) => "provider",
                 Some(ScriptKind::Hoster) => "hoster",
+                Some(ScriptKind::Connection) => "connection",
                 None => "hooks",
             }
             .to_owned(),
@@ -340,7 +342,7 @@ impl ScriptHost {
                 Some(ScriptKind::Hoster) => {
                     wanted.insert((false, s.meta.name.to_ascii_lowercase()));
                 }
-                None => {}
+                Some(ScriptKind::Connection) | None => {}
             }
         }
         let mut registered = self.inner.registered.lock().expect("registered lock");
@@ -363,7 +365,7 @@ impl ScriptHost {
                     Arc::new(ScriptHoster::new(self.inner.runtime.clone(), s.clone())),
                     origin,
                 ),
-                None => {}
+                Some(ScriptKind::Connection) | None => {}
             }
         }
         *registered = wanted;
@@ -558,6 +560,7 @@ fn report_of(status: ScriptStatus) -> ComponentReport {
     let kind = match status.kind.as_str() {
         "provider" => ComponentKind::Provider,
         "hoster" => ComponentKind::Hoster,
+        "connection" => ComponentKind::Connection,
         _ => ComponentKind::Hook,
     };
     ComponentReport {

@@ -60,6 +60,8 @@ impl ScriptError {
 pub enum ScriptKind {
     Provider,
     Hoster,
+    /// Handles connections of kind `script:<id>` with `fn send(connection, event)`.
+    Connection,
 }
 
 /// What `fn meta()` declares. Scripts without `meta()` may only be hook scripts without network access.
@@ -209,10 +211,13 @@ impl ScriptRuntime {
                 None | Some("hooks") => None,
                 Some("provider") => Some(ScriptKind::Provider),
                 Some("hoster") => Some(ScriptKind::Hoster),
+                Some("connection") => Some(ScriptKind::Connection),
                 Some(other) => {
                     return Err(ScriptError::Invalid {
                         file: file.to_owned(),
-                        message: format!("meta().kind {other:?} is not provider, hoster or hooks"),
+                        message: format!(
+                            "meta().kind {other:?} is not provider, hoster, connection or hooks"
+                        ),
                     });
                 }
             };
@@ -232,6 +237,7 @@ impl ScriptRuntime {
         let required: &[&str] = match script.meta.kind {
             Some(ScriptKind::Provider) => &["search", "series", "episode"],
             Some(ScriptKind::Hoster) => &["extract"],
+            Some(ScriptKind::Connection) => &["send"],
             None => &[],
         };
         if let Some(missing) = required.iter().find(|f| !script.defines(f)) {
@@ -251,6 +257,17 @@ impl ScriptRuntime {
                 message: format!("provider id {:?} is not [A-Za-z0-9-]", script.meta.id),
             });
         }
+        if script.meta.kind == Some(ScriptKind::Connection)
+            && !aniworld_core::connections::valid_script_id(&script.meta.id)
+        {
+            return Err(ScriptError::Invalid {
+                file: file.to_owned(),
+                message: format!(
+                    "connection id {:?} is not [A-Za-z0-9_-] (at most 64)",
+                    script.meta.id
+                ),
+            });
+        }
         Ok(script)
     }
 
@@ -263,9 +280,33 @@ impl ScriptRuntime {
         args: Vec<Dynamic>,
         may_block: bool,
     ) -> Result<Dynamic, ScriptError> {
+        self.call_with_hosts(script, function, args, may_block, &[])
+    }
+
+    /// [`call`](Self::call) with `extra_hosts` reachable besides the declared ones (a connection
+    /// script may reach the URL its connection is configured with).
+    pub fn call_with_hosts(
+        &self,
+        script: &CompiledScript,
+        function: &str,
+        args: Vec<Dynamic>,
+        may_block: bool,
+        extra_hosts: &[String],
+    ) -> Result<Dynamic, ScriptError> {
+        let allowed_hosts = if extra_hosts.is_empty() {
+            script.allowed.clone()
+        } else {
+            script
+                .allowed
+                .iter()
+                .chain(extra_hosts)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into()
+        };
         let _scope_guard = CallScope::enter(CallContext {
             script: script.context_name.clone(),
-            allowed_hosts: script.allowed.clone(),
+            allowed_hosts,
             may_block,
             deadline: Instant::now() + self.limits.time_limit,
         });

@@ -480,3 +480,85 @@ async fn operations_limit_applies() {
     let err = results[0].clone().expect_err("stopped");
     assert!(err.to_lowercase().contains("too many operations"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_script_without_send_is_rejected() {
+    let dir = tempfile::tempdir().expect("dir");
+    write(
+        dir.path(),
+        "half.rhai",
+        "fn meta() { #{ kind: \"connection\", id: \"half\" } }\n",
+    );
+    let (host, _) = host_with(dir.path(), &[]);
+    let statuses = host.reload().await;
+    assert!(!statuses[0].active);
+    let error = statuses[0].error.clone().expect("an error").message;
+    assert!(error.contains("no fn send"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_script_reaches_its_connection_url_and_nothing_else() {
+    use aniworld_core::config::ConnectionConfig;
+    use aniworld_core::connections::{ConnectionEvent, CustomConnections, Notification};
+
+    let (url, seen) = receiver(200, "ok").await;
+    let (other_url, other_seen) = receiver(200, "ok").await;
+    let dir = tempfile::tempdir().expect("dir");
+    write(
+        dir.path(),
+        "mine.rhai",
+        "fn meta() { #{ kind: \"connection\", id: \"mine\" } }\n\
+         fn send(c, e) {\n\
+           if e.event == \"test\" { return http_get(config(\"other\")); }\n\
+           http_post(c.url + \"/in\", #{ key: e.key, token: c.token })\n\
+         }\n",
+    );
+    // Same server, other host name: not the connection's host, so refused.
+    let other = other_url.replace("127.0.0.1", "localhost");
+    let (host, _) = host_with(dir.path(), &[("other", &other)]);
+    host.reload().await;
+    let connection = ConnectionConfig {
+        name: "c".into(),
+        kind: "script:mine".into(),
+        url: url.clone(),
+        token: Some("t0k".into()),
+        events: None,
+    };
+    let mut n = Notification::new(ConnectionEvent::DownloadCompleted);
+    n.key = Some("demo".into());
+    let sent = host
+        .send("mine", &connection, &n, Duration::from_secs(5))
+        .await
+        .expect("the script handles its id")
+        .expect("delivered");
+    assert_eq!(sent.status, Some(200));
+    wait_for(&seen, 1).await;
+    let (method, path, body) = seen.lock().expect("log")[0].clone();
+    assert_eq!((method.as_str(), path.as_str()), ("POST", "/in"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"key": "demo", "token": "t0k"})
+    );
+
+    let refused = host
+        .send(
+            "mine",
+            &connection,
+            &Notification::test("c"),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the script handles its id")
+        .expect_err("another host is refused");
+    assert!(
+        refused.message.contains("not declared"),
+        "{}",
+        refused.message
+    );
+    assert!(other_seen.lock().expect("log").is_empty());
+    assert!(
+        host.send("other", &connection, &n, Duration::from_secs(5))
+            .await
+            .is_none()
+    );
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use aniworld_core::Result;
 use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
+use aniworld_core::connections::ConnectionService;
 use aniworld_core::events::CallbackManager;
 use aniworld_core::library::Library;
 use aniworld_core::network::Network;
@@ -107,6 +108,15 @@ impl AppState {
     /// The download queue (always present in the server; `Option` keeps handlers honest).
     pub fn queue(&self) -> Option<&DownloadQueue> {
         self.inner.runtime.queue.as_ref()
+    }
+
+    /// Notifications and media-server refreshes (config `connections`).
+    pub fn connections(&self) -> &ConnectionService {
+        self.inner
+            .runtime
+            .connections
+            .as_ref()
+            .expect("the server's runtime delivers connections")
     }
 
     /// Proxy, the base URL each site answers on, and which sites and hosters are down.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aniworld_core::config::Config;
+use aniworld_core::connections::CustomConnections;
 use aniworld_core::events::{CallbackManager, DownloadHooks, NoHooks};
 use aniworld_core::registry::Registry;
 use aniworld_plugins::{PluginHost, PluginHostConfig, PluginStatus};
@@ -90,5 +91,12 @@ impl Extensions {
             Some(s) => Arc::new(s.clone()),
             None => Arc::new(NoHooks),
         }
+    }
+
+    /// Connection scripts: what sends the `script:<id>` connection kinds.
+    pub fn custom_connections(&self) -> Option<Arc<dyn CustomConnections>> {
+        self.scripts
+            .as_ref()
+            .map(|s| Arc::new(s.clone()) as Arc<dyn CustomConnections>)
     }
 }

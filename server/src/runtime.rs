@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
+use aniworld_core::connections::ConnectionService;
 use aniworld_core::events::CallbackManager;
 use aniworld_core::library::Library;
 use aniworld_core::network::Network;
@@ -49,6 +50,8 @@ pub struct RuntimeOptions {
     pub queue: bool,
     /// Reload scripts when their files change.
     pub watch_scripts: bool,
+    /// Deliver events to the configured connections (notifications, media servers).
+    pub connections: bool,
 }
 
 impl RuntimeOptions {
@@ -61,6 +64,7 @@ impl RuntimeOptions {
             storage: Storage::DataDir,
             queue: true,
             watch_scripts: true,
+            connections: true,
         }
     }
 
@@ -74,6 +78,7 @@ impl RuntimeOptions {
             storage: Storage::DataDir,
             queue: false,
             watch_scripts: false,
+            connections: false,
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Runtime {
     pub queue: Option<DownloadQueue>,
     /// Proxy, mirrors in use and down cooldowns of the sites and hosters.
     pub network: Network,
+    /// Delivery to the configured connections (the server only).
+    pub connections: Option<ConnectionService>,
 }
 
 /// The config file of `data_dir` with the environment and `overrides` applied.
@@ -200,6 +207,14 @@ impl Runtime {
         } else {
             None
         };
+        let connections = options.connections.then(|| {
+            ConnectionService::start(
+                store.clone(),
+                &events,
+                &config.connections,
+                extensions.custom_connections(),
+            )
+        });
         Ok(Runtime {
             data_dir,
             overrides: options.overrides,
@@ -212,6 +227,7 @@ impl Runtime {
             library,
             queue,
             network,
+            connections,
         })
     }
 
@@ -234,6 +250,9 @@ impl Runtime {
         }
         self.catalogue.set_ttl(config.cache.series_ttl);
         self.network.reconfigure(&config);
+        if let Some(connections) = &self.connections {
+            connections.set_connections(&config.connections);
+        }
         let new_root = config.library.path.clone();
         *self.config.write().expect("config lock") = Arc::new(config);
         if new_root != old_root {

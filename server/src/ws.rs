@@ -48,9 +48,10 @@ pub fn room_of(event: &Event) -> &'static str {
         | Event::ScanProgress { .. }
         | Event::ScanCompleted { .. }
         | Event::ScanFailed { .. } => "scan_progress",
-        Event::SeriesAdded { .. } | Event::SeriesUpdated { .. } | Event::HookFailed { .. } => {
-            "system"
-        }
+        Event::SeriesAdded { .. }
+        | Event::SeriesUpdated { .. }
+        | Event::HookFailed { .. }
+        | Event::ConnectionFailed { .. } => "system",
     }
 }
 

@@ -14,6 +14,8 @@ mod catalogue;
 mod client;
 #[path = "api/config.rs"]
 mod config;
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/download.rs"]
 mod download;
 #[path = "api/errors.rs"]

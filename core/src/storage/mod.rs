@@ -17,6 +17,7 @@ use crate::error::Result;
 
 pub mod cache;
 pub mod catalogue;
+pub mod connections;
 pub mod queue;
 pub mod sessions;
 pub mod settings;

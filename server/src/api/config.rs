@@ -10,7 +10,8 @@ use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
 use crate::config_file;
 use crate::error::{ApiError, ApiResult};
-use aniworld_core::config::Config;
+use aniworld_core::config::{Config, ConnectionConfig};
+use aniworld_core::connections::redacted_url;
 
 const REDACTED: &str = "***";
 
@@ -110,6 +111,24 @@ fn to_doc(config: &Config) -> ApiResult<ConfigDoc> {
             *v = serde_json::Value::String(REDACTED.to_owned());
         }
     }
+    if let Some(list) = value
+        .get_mut("connections")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for c in list {
+            let kind = c["kind"].as_str().unwrap_or_default().to_owned();
+            if let Some(url) = c.get_mut("url")
+                && let Some(s) = url.as_str()
+            {
+                *url = serde_json::Value::String(redacted_url(&kind, s));
+            }
+            if let Some(token) = c.get_mut("token")
+                && token.is_string()
+            {
+                *token = serde_json::Value::String(REDACTED.to_owned());
+            }
+        }
+    }
     serde_json::from_value(value)
         .map_err(|e| ApiError::internal(format!("config does not fit its API schema: {e}")))
 }
@@ -171,8 +190,56 @@ fn merged_config(state: &AppState, patch: ConfigDoc) -> Result<Config, aniworld_
             }
         }
     }
+    let mut stored: Vec<ConnectionConfig> = base
+        .get("connections")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    stored.extend(state.config().connections.iter().cloned());
+    if let Some(sent) = patch
+        .get_mut("connections")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        keep_connection_secrets(sent, &stored);
+    }
     merge(&mut base, patch);
     config_file::from_value(base)
+}
+
+/// Puts the stored secret back where a connection sent the redacted form `GET` showed. The stored
+/// entry is the one with the same name, else (a rename) the one at the same place whose name is
+/// no longer used and whose kind and URL are unchanged, so a secret never moves to another receiver.
+fn keep_connection_secrets(sent: &mut [serde_json::Value], stored: &[ConnectionConfig]) {
+    let sent_names: Vec<String> = sent
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect();
+    for (i, c) in sent.iter_mut().enumerate() {
+        let name = c["name"].as_str().unwrap_or_default().to_owned();
+        let kind = c["kind"].as_str().unwrap_or_default().to_owned();
+        let url = c["url"].as_str().unwrap_or_default().to_owned();
+        let renamed = |s: &&ConnectionConfig| {
+            !sent_names.contains(&s.name)
+                && s.kind == kind
+                && (s.url == url || redacted_url(&s.kind, &s.url) == url)
+        };
+        let Some(old) = stored
+            .iter()
+            .find(|s| s.name == name)
+            .or_else(|| stored.get(i).filter(renamed))
+        else {
+            continue;
+        };
+        if c["token"].as_str() == Some(REDACTED)
+            && let Some(token) = &old.token
+        {
+            c["token"] = serde_json::Value::String(token.clone());
+        }
+        let shown = redacted_url(&old.kind, &old.url);
+        if shown != old.url && c["url"].as_str() == Some(shown.as_str()) {
+            c["url"] = serde_json::Value::String(old.url.clone());
+        }
+    }
 }
 
 fn validation_of(result: Result<Config, aniworld_core::Error>) -> ConfigValidation {
@@ -320,6 +387,42 @@ mod tests {
             doc["providers"]["sto"]["headers"]["User-Agent"],
             "Browser/1"
         );
+    }
+
+    #[test]
+    fn redacted_connection_secrets_sent_back_keep_the_stored_ones() {
+        let stored = vec![ConnectionConfig {
+            name: "jf".into(),
+            kind: "jellyfin".into(),
+            url: "http://u:pw@h:8096".into(),
+            token: Some("api-key".into()),
+            events: None,
+        }];
+        let config = Config {
+            connections: stored.clone(),
+            ..Config::default()
+        };
+        let doc = serde_json::to_value(to_doc(&config).unwrap()).unwrap();
+        let shown = doc["connections"].clone();
+        assert_eq!(shown[0]["token"], "***");
+        assert_eq!(shown[0]["url"], "http://u:***@h:8096/");
+        // Renamed in the same place: still the same connection.
+        let mut sent = shown.as_array().unwrap().clone();
+        sent[0]["name"] = "jellyfin".into();
+        keep_connection_secrets(&mut sent, &stored);
+        assert_eq!(sent[0]["token"], "api-key");
+        assert_eq!(sent[0]["url"], "http://u:pw@h:8096");
+        // Another connection in its place never gets its secrets.
+        let mut sent = shown.as_array().unwrap().clone();
+        sent[0]["name"] = "other".into();
+        sent[0]["kind"] = "emby".into();
+        keep_connection_secrets(&mut sent, &stored);
+        assert_eq!(sent[0]["token"], "***");
+        // A new token replaces the stored one.
+        let mut sent = shown.as_array().unwrap().clone();
+        sent[0]["token"] = "new-key".into();
+        keep_connection_secrets(&mut sent, &stored);
+        assert_eq!(sent[0]["token"], "new-key");
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub struct ConfigDoc {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkSection>,
+    /// Notifications and media-server refreshes. A `PUT` replaces the whole list; a `token` or URL
+    /// sent back as `GET` showed it (`***`) keeps the stored secret.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Vec<ConnectionSection>>,
 }
 
 macro_rules! section {
@@ -152,4 +157,21 @@ section!(NetworkSection "NetworkConfig" {
 section!(CacheSection "CacheConfig" {
     /// Seconds scraped series info stays fresh.
     series_ttl: u64,
+});
+
+section!(
+    /// One connection: `kind` is `webhook`, `jellyfin`, `emby`, `plex`, `ntfy`, `discord` or
+    /// `script:<id>` (a connection script).
+    ConnectionSection "ConnectionConfig" {
+    /// Unique (case-insensitively) among the connections.
+    name: String,
+    kind: String,
+    /// http(s) URL: the webhook/topic URL or the media server's base URL. Passwords, secret query
+    /// values and Discord webhook tokens are shown as `***`.
+    url: String,
+    /// API key / access token; shown as `***`, sending `***` back keeps it.
+    token: String,
+    /// `download_completed` (default), `download_failed`, `series_added`, `new_episodes`,
+    /// `scan_completed`, `test`.
+    events: Vec<String>,
 });

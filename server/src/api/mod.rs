@@ -13,6 +13,7 @@ pub mod anime;
 pub mod auth;
 pub mod config;
 mod config_types;
+pub mod connections;
 pub mod health;
 pub mod plugins;
 pub mod queue;
@@ -29,6 +30,8 @@ pub enum ApiTags {
     Queue,
     /// Loaded providers, hosters and hook scripts.
     Plugins,
+    /// Notifications and media-server refreshes: last results and test deliveries.
+    Connections,
     /// Health and metadata.
     System,
 }
@@ -54,6 +57,7 @@ pub type Apis = (
     anime::AnimeApi,
     queue::QueueApi,
     plugins::PluginsApi,
+    connections::ConnectionsApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -65,6 +69,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             anime::AnimeApi,
             queue::QueueApi,
             plugins::PluginsApi,
+            connections::ConnectionsApi,
         ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),

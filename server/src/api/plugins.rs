@@ -19,6 +19,8 @@ pub enum PluginKind {
     Provider,
     Hoster,
     Hook,
+    /// A connection script (handles `script:<id>` connections).
+    Connection,
     /// A native library that never said what it is (it failed before its metadata).
     Unknown,
 }
@@ -96,6 +98,7 @@ fn kind_of(k: ComponentKind) -> PluginKind {
         ComponentKind::Provider => PluginKind::Provider,
         ComponentKind::Hoster => PluginKind::Hoster,
         ComponentKind::Hook => PluginKind::Hook,
+        ComponentKind::Connection => PluginKind::Connection,
         ComponentKind::Unknown => PluginKind::Unknown,
     }
 }

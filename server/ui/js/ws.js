@@ -3,7 +3,7 @@
 
 import { token } from './api.js';
 
-const ROOMS = ['downloads', 'download_progress', 'scan_progress'];
+const ROOMS = ['downloads', 'download_progress', 'scan_progress', 'system'];
 
 class LiveEvents {
   constructor() {

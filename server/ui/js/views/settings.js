@@ -1,7 +1,9 @@
-// Settings: the config as a form, checked by the API (validation messages name the key); backups and restore.
+// Settings: the config as a form, checked by the API (validation messages name the key); connections;
+// backups and restore.
 
 import { api, listOf } from '../api.js';
 import { h, replace, notice, formatBytes } from '../dom.js';
+import { connectionsSection } from './connections.js';
 
 const LABELS = {
   library: 'Library', providers: 'Provider sites', download: 'Downloads', plugins: 'Plugins', scripts: 'Scripts',
@@ -115,17 +117,22 @@ export async function settingsView(root) {
   const message = h('div', { id: 'settings-message', class: 'messages', 'aria-live': 'assertive' });
   const form = h('form', { id: 'settings-form', novalidate: true });
   const backups = h('div', { id: 'backups' });
+  // Saving a connection writes the config too: the new backup shows up below.
+  const connections = connectionsSection({ onSaved: () => loadBackups() });
   replace(root,
     h('div', { class: 'view-head' }, h('h1', null, 'Settings')),
     h('p', { class: 'muted' }, 'Changes are checked by the server before they are saved; the previous file is kept as a backup.'),
     form,
+    connections,
     h('section', { class: 'card', 'aria-labelledby': 'backups-title' }, h('h2', { id: 'backups-title' }, 'Backups'), backups));
 
   let readers = [];
   let original = null;
 
+  // The Connections card owns `connections`; this form never sends (and so never reverts) them.
   function current() {
     const copy = structuredClone(original);
+    delete copy.connections;
     for (const r of readers) setPath(copy, r.path, r.read());
     return copy;
   }
@@ -180,7 +187,9 @@ export async function settingsView(root) {
   async function loadConfig() {
     original = await api('GET', '/config');
     readers = [];
-    const fields = buildFields(original, '', readers);
+    const shown = { ...original };
+    delete shown.connections;
+    const fields = buildFields(shown, '', readers);
     replace(form, fields,
       h('div', { class: 'actions sticky-actions' },
         h('button', { type: 'button', id: 'settings-validate', onclick: () => submit('validate') }, 'Check'),
@@ -208,6 +217,7 @@ export async function settingsView(root) {
           replace(message, notice('ok', `Restored ${name}.`));
           await loadConfig();
           await loadBackups();
+          await connections.reload();
         } catch (e) {
           replace(message, notice('error', e.message));
           restore.disabled = false;
@@ -226,4 +236,5 @@ export async function settingsView(root) {
     replace(form, notice('error', e.message));
   }
   await loadBackups();
+  return connections.cleanup;
 }
