@@ -1,10 +1,8 @@
 //! The scan state a library remembers between scans, as [`SHARDS`] compact binary values.
 //!
-//! A rescan of an unchanged library must cost a small fraction of the first scan, and with
-//! 300,000 episodes most of that cost used to be reading the state back: one JSON row per folder
-//! meant 14 MB to parse and a database round trip per folder. Now a library's state is 64 shards
-//! (3 MB in all for that library), read with one query; folders are decoded in parallel, each
-//! only once its fingerprint has matched:
+//! A rescan of an unchanged library must cost a small fraction of the first scan, so the state is
+//! compact and read with one query; folders are decoded in parallel, each only once its
+//! fingerprint has matched (why, and sizes: docs/scanner.md):
 //!
 //! ```text
 //! shard   = MAGIC varint(FORMAT) varint(folders) folder*      (folders whose name hashes here)
@@ -62,9 +60,7 @@ pub enum StateError {
 type Decoded<T> = std::result::Result<T, StateError>;
 
 /// Number of shards a library's state is split into. A folder's shard comes from a hash of its
-/// name, so a rescan that finds one folder changed rewrites one shard (about 50 KB for a
-/// 10,000-folder library), not the whole state; and reading 64 modest values back avoids the
-/// page faults of one multi-megabyte allocation.
+/// name, so a rescan that finds one folder changed rewrites one shard, not the whole state.
 pub const SHARDS: u32 = 64;
 
 /// FNV-1a offset basis: the starting value for [`fnv1a`].
