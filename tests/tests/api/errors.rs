@@ -58,9 +58,9 @@ async fn missing_content_type_is_rejected_with_json_body() {
 #[tokio::test]
 async fn oversized_body_is_payload_too_large() {
     let mut config = crate::support::base_config();
-    config["server"] = json!({ "body_limit": 1024 });
+    config["server"] = json!({ "body_limit": 65536 });
     let app = spawn_app_with(config).await;
-    let big = "x".repeat(4096);
+    let big = "x".repeat(70_000);
     let r = app
         .http
         .post(app.url("/api/auth/setup"))
@@ -74,10 +74,10 @@ async fn oversized_body_is_payload_too_large() {
 #[tokio::test]
 async fn oversized_chunked_body_is_payload_too_large() {
     let mut config = crate::support::base_config();
-    config["server"] = json!({ "body_limit": 1024 });
+    config["server"] = json!({ "body_limit": 65536 });
     let app = spawn_app_with(config).await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..8).map(|_| Ok(vec![b' '; 512])).collect();
+        (0..20).map(|_| Ok(vec![b' '; 4096])).collect();
     let r = app
         .http
         .post(app.url("/api/auth/setup"))
