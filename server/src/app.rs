@@ -13,7 +13,6 @@ use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
 use aniworld_core::{Error, Result};
 use poem::endpoint::BoxEndpoint;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get};
 
@@ -24,7 +23,7 @@ use crate::config_file;
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
 use crate::library::Library;
-use crate::{ui, ws};
+use crate::{http_server, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
 #[derive(Debug, Clone, Default)]
@@ -264,19 +263,15 @@ impl App {
 
     /// Binds `addr` (use `127.0.0.1:0` in tests) and serves in a background task.
     pub async fn spawn(self, addr: &str) -> std::io::Result<RunningServer> {
-        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
-        let local = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let state = self.state.clone();
         let task = tokio::spawn(async move {
             let signal = async move {
                 let _ = stop_rx.await;
             };
-            if let Err(e) = serve_with_acceptor(self, acceptor, signal).await {
+            if let Err(e) = serve_on(self, listener, signal).await {
                 tracing::error!(error = %e, "server stopped with an error");
             }
         });
@@ -294,26 +289,30 @@ impl App {
         addr: &str,
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
-        for a in acceptor.local_addr() {
-            if let Some(a) = a.as_socket_addr() {
-                tracing::info!(addr = %a, "listening");
-                eprintln!("aniworld: listening on http://{a}");
-            }
-        }
-        serve_with_acceptor(self, acceptor, signal).await
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let a = listener.local_addr()?;
+        tracing::info!(addr = %a, "listening");
+        eprintln!("aniworld: listening on http://{a}");
+        serve_on(self, listener, signal).await
     }
 }
 
-async fn serve_with_acceptor<A: Acceptor + 'static>(
+/// Serves with the connection limits of `server.*` (see [`http_server`]), then stops the services.
+async fn serve_on(
     app: App,
-    acceptor: A,
+    listener: tokio::net::TcpListener,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = app.state.clone();
-    let result = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app.endpoint, signal, Some(Duration::from_secs(10)))
-        .await;
+    let limits = http_server::ConnectionLimits::from_config(&state.config().server);
+    let result = http_server::serve(
+        listener,
+        app.endpoint,
+        limits,
+        signal,
+        Duration::from_secs(10),
+    )
+    .await;
     shutdown_services(&state).await;
     result
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config_file;
 pub mod error;
 pub mod extensions;
+pub mod http_server;
 pub mod library;
 pub mod ui;
 pub mod ws;
