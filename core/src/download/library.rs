@@ -1,5 +1,6 @@
 //! What the library already holds: the series folder of a key and episode files in it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::metadata::SeriesMetadata;
@@ -31,6 +32,48 @@ pub fn episode_on_disk(folder: &Path, season: u32, episode: u32) -> Option<PathB
     find_in(folder, season, episode, 3)
 }
 
+/// Every finished video file below `folder` (up to 3 levels) by its `SxxEyy` tag; where several
+/// files carry the same tag, the one [`episode_on_disk`] would find.
+pub fn episodes_on_disk(folder: &Path) -> HashMap<(u32, u32), PathBuf> {
+    let mut found = HashMap::new();
+    collect_in(folder, 3, &mut found);
+    found
+}
+
+fn collect_in(dir: &Path, depth: u32, found: &mut HashMap<(u32, u32), PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut subdirs = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            subdirs.push(path);
+            continue;
+        }
+        if is_video(&path)
+            && let Some(tag) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(episode_tag)
+        {
+            found.entry(tag).or_insert(path);
+        }
+    }
+    if depth > 0 {
+        for d in subdirs {
+            collect_in(&d, depth - 1, found);
+        }
+    }
+}
+
+fn is_video(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 fn find_in(dir: &Path, season: u32, episode: u32, depth: u32) -> Option<PathBuf> {
     let entries = std::fs::read_dir(dir).ok()?;
     let mut subdirs = Vec::new();
@@ -41,11 +84,7 @@ fn find_in(dir: &Path, season: u32, episode: u32, depth: u32) -> Option<PathBuf>
             subdirs.push(path);
             continue;
         }
-        let is_video = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-        if is_video
+        if is_video(&path)
             && let Some(name) = path.file_name().and_then(|n| n.to_str())
             && episode_tag(name) == Some((season, episode))
         {
@@ -112,5 +151,8 @@ mod tests {
         std::fs::write(season.join("T - S01E002 - (German Dub).ts"), b"x").unwrap();
         assert!(episode_on_disk(dir.path(), 1, 2).is_some());
         assert!(episode_on_disk(dir.path(), 1, 3).is_none());
+        let all = episodes_on_disk(dir.path());
+        assert_eq!(all.len(), 1);
+        assert_eq!(all.get(&(1, 2)), episode_on_disk(dir.path(), 1, 2).as_ref());
     }
 }

@@ -27,7 +27,8 @@ use crate::storage::queue::{NewQueueItem, QueueRepo};
 mod types;
 
 pub use types::{
-    AddOutcome, EpisodeRequest, ItemStatus, QueueItem, QueueStatus, SkipReason, SkippedEpisode,
+    AddOutcome, EpisodeRequest, ItemStatus, MAX_EPISODE, MAX_SEASON, QueueCounts, QueueItem,
+    QueuePage, QueueStatus, SkipReason, SkippedEpisode,
 };
 
 const FLAG_RUNNING: &str = "queue.running";
@@ -135,20 +136,25 @@ impl DownloadQueue {
     }
 
     /// Queues episodes. An episode already queued (pending, downloading or paused) or already in
-    /// the library is not added again; the answer lists those with the reason.
+    /// the library is not added again; the answer lists those with the reason. The new items are
+    /// written in one transaction.
     pub async fn add(&self, requests: Vec<EpisodeRequest>) -> Result<AddOutcome> {
+        enum Verdict {
+            Skip(SkipReason),
+            Insert(usize),
+        }
         let repo = self.repo();
         let config = self.config();
-        let mut outcome = AddOutcome::default();
-        for req in requests {
-            let skip = |reason| SkippedEpisode {
-                key: req.key.clone(),
-                season: req.season,
-                episode: req.episode,
-                reason,
-            };
+        let on_disk = on_disk_all(&config, &requests).await;
+        let mut verdicts = Vec::with_capacity(requests.len());
+        let mut new_items = Vec::new();
+        for (req, on_disk) in requests.iter().zip(on_disk) {
+            if let Some(message) = req.number_problem() {
+                verdicts.push(Verdict::Skip(SkipReason::Invalid { message }));
+                continue;
+            }
             if let Err(e) = self.inner.registry.provider(&req.site) {
-                outcome.skipped.push(skip(SkipReason::Invalid {
+                verdicts.push(Verdict::Skip(SkipReason::Invalid {
                     message: e.to_string(),
                 }));
                 continue;
@@ -157,52 +163,65 @@ impl DownloadQueue {
                 .live_for_episode(req.key.as_str(), req.season, req.episode)
                 .await?
             {
-                outcome
-                    .skipped
-                    .push(skip(SkipReason::AlreadyQueued { item_id: item.id }));
+                verdicts.push(Verdict::Skip(SkipReason::AlreadyQueued {
+                    item_id: item.id,
+                }));
                 continue;
             }
-            if let Some(path) = on_disk(&config, &req).await {
-                outcome.skipped.push(skip(SkipReason::OnDisk {
+            if let Some(path) = on_disk {
+                verdicts.push(Verdict::Skip(SkipReason::OnDisk {
                     path: path.display().to_string(),
                 }));
                 continue;
             }
-            let language = req.language.map(Language::as_str);
-            let new = NewQueueItem {
+            verdicts.push(Verdict::Insert(new_items.len()));
+            new_items.push(NewQueueItem {
                 key: req.key.as_str(),
                 site: &req.site,
                 folder: req.folder.as_deref(),
                 season: req.season,
                 episode: req.episode,
-                language,
+                language: req.language.map(Language::as_str),
                 priority: req.priority,
+            });
+        }
+        let mut inserted = repo.insert_many(&new_items).await?;
+        let mut outcome = AddOutcome::default();
+        for (req, verdict) in requests.iter().zip(verdicts) {
+            let skip = |reason| SkippedEpisode {
+                key: req.key.clone(),
+                season: req.season,
+                episode: req.episode,
+                reason,
             };
-            match repo.insert(&new).await {
-                Ok(item) => {
-                    let mut ctx = EventContext::new(item.key.clone());
-                    ctx.site = Some(item.site.clone());
-                    ctx.folder = item.folder.clone();
-                    ctx.season = Some(item.season);
-                    ctx.episode = Some(item.episode);
-                    ctx.language = item.language;
-                    self.inner.callbacks.emit(Event::DownloadQueued {
-                        item_id: item.id,
-                        context: ctx,
-                    });
-                    outcome.added.push(item);
-                }
-                Err(Error::Conflict(_)) => {
-                    let id = repo
-                        .live_for_episode(req.key.as_str(), req.season, req.episode)
-                        .await?
-                        .map(|i| i.id)
-                        .unwrap_or_default();
-                    outcome
-                        .skipped
-                        .push(skip(SkipReason::AlreadyQueued { item_id: id }));
-                }
-                Err(e) => return Err(e),
+            match verdict {
+                Verdict::Skip(reason) => outcome.skipped.push(skip(reason)),
+                Verdict::Insert(i) => match inserted[i].take() {
+                    Some(item) => {
+                        let mut ctx = EventContext::new(item.key.clone());
+                        ctx.site = Some(item.site.clone());
+                        ctx.folder = item.folder.clone();
+                        ctx.season = Some(item.season);
+                        ctx.episode = Some(item.episode);
+                        ctx.language = item.language;
+                        self.inner.callbacks.emit(Event::DownloadQueued {
+                            item_id: item.id,
+                            context: ctx,
+                        });
+                        outcome.added.push(item);
+                    }
+                    // Queued meanwhile, or twice in this request.
+                    None => {
+                        let id = repo
+                            .live_for_episode(req.key.as_str(), req.season, req.episode)
+                            .await?
+                            .map(|i| i.id)
+                            .unwrap_or_default();
+                        outcome
+                            .skipped
+                            .push(skip(SkipReason::AlreadyQueued { item_id: id }));
+                    }
+                },
             }
         }
         if !outcome.added.is_empty() {
@@ -395,8 +414,25 @@ impl DownloadQueue {
         self.repo().list().await
     }
 
+    /// Counts and the first page of items.
     pub async fn status(&self) -> Result<QueueStatus> {
-        self.inner.status().await
+        self.status_page(&QueuePage::default()).await
+    }
+
+    /// Counts (always complete) and one page of items.
+    pub async fn status_page(&self, page: &QueuePage) -> Result<QueueStatus> {
+        self.inner.status(page).await
+    }
+
+    /// Visible items per status.
+    pub async fn counts(&self) -> Result<QueueCounts> {
+        self.repo().counts().await
+    }
+
+    /// Started (and not stopped), and paused.
+    pub fn running_paused(&self) -> (bool, bool) {
+        let s = self.inner.lock();
+        (s.running, s.paused)
     }
 
     /// Waits until none of `ids` is pending, downloading or paused any more (removed counts as
@@ -440,12 +476,7 @@ impl DownloadQueue {
                 (s.running, s.paused, s.active.len())
             };
             if active == 0 {
-                let pending = self
-                    .repo()
-                    .list()
-                    .await?
-                    .iter()
-                    .any(|i| i.status == ItemStatus::Pending);
+                let pending = self.repo().has_pending().await?;
                 if !running || paused || !pending {
                     return Ok(());
                 }
@@ -463,21 +494,38 @@ impl DownloadQueue {
     }
 }
 
-/// A file of the requested episode already in the library.
-async fn on_disk(config: &Config, req: &EpisodeRequest) -> Option<PathBuf> {
+/// For each request, a file of the episode already in the library. Walks each series folder once,
+/// however many of its episodes are asked for.
+async fn on_disk_all(config: &Config, requests: &[EpisodeRequest]) -> Vec<Option<PathBuf>> {
     let root = config.library.path.clone();
-    let key = req.key.clone();
-    let folder = req.folder.clone();
-    let (season, episode) = (req.season, req.episode);
+    let wanted: Vec<(crate::model::SeriesKey, Option<String>, u32, u32)> = requests
+        .iter()
+        .map(|r| (r.key.clone(), r.folder.clone(), r.season, r.episode))
+        .collect();
+    let count = wanted.len();
     tokio::task::spawn_blocking(move || {
-        let folder = folder
-            .map(|f| naming::sanitize_part(&f))
-            .or_else(|| library::find_series_folder(&root, &key))?;
-        library::episode_on_disk(&root.join(folder), season, episode)
+        let mut folders: HashMap<crate::model::SeriesKey, Option<String>> = HashMap::new();
+        let mut files: HashMap<String, HashMap<(u32, u32), PathBuf>> = HashMap::new();
+        wanted
+            .into_iter()
+            .map(|(key, folder, season, episode)| {
+                let folder = match folder {
+                    Some(f) => Some(naming::sanitize_part(&f)),
+                    None => folders
+                        .entry(key.clone())
+                        .or_insert_with(|| library::find_series_folder(&root, &key))
+                        .clone(),
+                }?;
+                files
+                    .entry(folder.clone())
+                    .or_insert_with(|| library::episodes_on_disk(&root.join(&folder)))
+                    .get(&(season, episode))
+                    .cloned()
+            })
+            .collect()
     })
     .await
-    .ok()
-    .flatten()
+    .unwrap_or_else(|_| vec![None; count])
 }
 
 impl Inner {
@@ -497,36 +545,51 @@ impl Inner {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
         let inner = self.clone();
         tokio::spawn(async move {
-            if let Ok(status) = inner.status().await {
+            if let Ok(counts) = inner.store.queue().counts().await {
+                let (running, paused) = {
+                    let s = inner.lock();
+                    (s.running, s.paused)
+                };
                 inner.callbacks.emit(Event::QueueStatus {
-                    running: status.running,
-                    paused: status.paused,
-                    pending: status.pending,
-                    downloading: status.downloading,
-                    completed: status.completed,
-                    failed: status.failed,
+                    running,
+                    paused,
+                    pending: counts.pending,
+                    downloading: counts.downloading,
+                    completed: counts.completed,
+                    failed: counts.failed,
                 });
             }
         });
     }
 
-    async fn status(&self) -> Result<QueueStatus> {
-        let items = self.store.queue().list().await?;
+    async fn status(&self, page: &QueuePage) -> Result<QueueStatus> {
+        let repo = self.store.queue();
+        let counts = repo.counts().await?;
+        let per_page = page.per_page.clamp(1, QueuePage::MAX_PER_PAGE);
+        let offset = u64::from(page.page.max(1) - 1) * u64::from(per_page);
+        let key = page.key.as_ref().map(|k| k.as_str());
+        let items = repo.page(page.status, key, offset, per_page).await?;
+        let total = match key {
+            Some(key) => repo.count_of_series(page.status, key).await?,
+            None => page.status.map_or(counts.total(), |s| counts.of(s)),
+        };
         let (running, paused) = {
             let s = self.lock();
             (s.running, s.paused)
         };
-        let count = |st: ItemStatus| items.iter().filter(|i| i.status == st).count() as u64;
         Ok(QueueStatus {
             running,
             paused,
             max_parallel: self.config().download.max_parallel.max(1),
-            pending: count(ItemStatus::Pending),
-            downloading: count(ItemStatus::Downloading),
-            paused_items: count(ItemStatus::Paused),
-            completed: count(ItemStatus::Completed),
-            failed: count(ItemStatus::Failed),
-            cancelled: count(ItemStatus::Cancelled),
+            pending: counts.pending,
+            downloading: counts.downloading,
+            paused_items: counts.paused,
+            completed: counts.completed,
+            failed: counts.failed,
+            cancelled: counts.cancelled,
+            total,
+            page: page.page.max(1),
+            per_page,
             items,
         })
     }
