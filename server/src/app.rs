@@ -18,7 +18,9 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response,
 
 use crate::api;
 use crate::api::health::QueueHealth;
-use crate::auth::{AuthService, load_or_create_secret};
+use crate::auth::{
+    AuthService, SESSION_PURGE_INTERVAL, load_or_create_secret, spawn_session_purge,
+};
 use crate::config_file;
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
@@ -54,6 +56,17 @@ struct StateInner {
     started: Instant,
     /// Native plugins and scripts.
     extensions: Arc<Extensions>,
+    /// The periodic purge of expired sessions; stopped with the state.
+    _session_purge: AbortOnDrop,
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl AppState {
@@ -117,14 +130,16 @@ impl AppState {
 
     /// Queue counters for `/health`; `None` while no queue runs.
     pub async fn queue_health(&self) -> Option<QueueHealth> {
-        let status = self.queue()?.status().await.ok()?;
+        let queue = self.queue()?;
+        let counts = queue.counts().await.ok()?;
+        let (running, paused) = queue.running_paused();
         Some(QueueHealth {
-            running: status.running,
-            paused: status.paused,
-            pending: status.pending,
-            downloading: status.downloading,
-            completed: status.completed,
-            failed: status.failed,
+            running,
+            paused,
+            pending: counts.pending,
+            downloading: counts.downloading,
+            completed: counts.completed,
+            failed: counts.failed,
         })
     }
 }
@@ -205,15 +220,11 @@ impl App {
     /// the services and assembles the routes.
     pub async fn build(options: AppOptions) -> Result<App> {
         std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
+        // The password hash, sessions and the JWT secret live here.
+        aniworld_core::storage::restrict_dir_to_owner(&options.data_dir)?;
         let config = load_config(&options)?;
         let store = open_store(&config, &options.data_dir).await?;
-        let purged = store
-            .sessions()
-            .purge_expired(aniworld_core::storage::now())
-            .await?;
-        if purged > 0 {
-            tracing::info!(sessions = purged, "forgot expired login sessions");
-        }
+        let session_purge = AbortOnDrop(spawn_session_purge(store.clone(), SESSION_PURGE_INTERVAL));
         let secret = load_or_create_secret(&options.data_dir)?;
         let auth = AuthService::new(store.clone(), &secret);
         let registry = Registry::new();
@@ -250,6 +261,7 @@ impl App {
                 queue: Some(queue),
                 started: Instant::now(),
                 extensions,
+                _session_purge: session_purge,
             }),
         };
         let endpoint = Arc::new(routes(&state));
@@ -405,6 +417,39 @@ async fn limits<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Respo
     }
 }
 
+/// The web UI's Content-Security-Policy: its own scripts and styles only (no inline code), covers
+/// from anywhere, API calls and the WebSocket to this server only, never inside a frame.
+const UI_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: http: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Browser protections on every response (the token sits in the UI's localStorage): no MIME
+/// sniffing, no framing, no referrer to other sites; the UI also gets its CSP.
+async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    use poem::http::HeaderValue;
+    use poem::http::header::{
+        CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let path = req.uri().path();
+    let is_ui = !["/api", "/health", "/openapi.json", "/docs", "/ws/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
+    let mut resp = ep.call(req).await?.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    let csp = if is_ui {
+        UI_CSP
+    } else {
+        "frame-ancestors 'none'"
+    };
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(csp));
+    Ok(resp)
+}
+
 trait UpgradeCheck {
     fn is_upgrade_websocket(&self) -> bool;
 }
@@ -454,6 +499,7 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         .around(limits)
         .data(state.clone())
         .around(json_errors)
+        .around(security_headers)
         .map_to_response()
         .boxed()
 }

@@ -24,6 +24,8 @@ const MIN_PASSWORD_CHARS: usize = 8;
 /// bcrypt only looks at the first 72 bytes; longer passwords would silently collide.
 const MAX_PASSWORD_BYTES: usize = 72;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// How often a running server forgets expired sessions.
+pub const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// What a token carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -309,9 +311,61 @@ impl AuthService {
     }
 }
 
+/// Forgets expired sessions every `interval` (the first time at once), for as long as the task
+/// runs; the caller aborts it at shutdown.
+pub fn spawn_session_purge(store: Store, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match store.sessions().purge_expired(now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "forgot expired login sessions"),
+                Err(e) => tracing::warn!(error = %e, "cannot forget expired login sessions"),
+            }
+        }
+    })
+}
+
 fn already_set_up() -> ApiError {
     ApiError::conflict(
         "already_setup",
         "the master password is already set; log in instead",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn expired_sessions_are_purged_while_the_server_runs() {
+        let store = Store::open_memory().await.unwrap();
+        let purge = spawn_session_purge(store.clone(), Duration::from_millis(50));
+        // The first purge runs at once; these sessions come after it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        store
+            .sessions()
+            .create("old", None, now() - 10)
+            .await
+            .unwrap();
+        store
+            .sessions()
+            .create("live", None, now() + 3600)
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut gone = false;
+        while std::time::Instant::now() < deadline {
+            if store.sessions().get("old").await.unwrap().is_none() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        purge.abort();
+        assert!(gone, "the expired session was never purged");
+        assert!(store.sessions().get("live").await.unwrap().is_some());
+    }
 }

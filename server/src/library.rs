@@ -109,24 +109,7 @@ pub fn series_link(base_url: Option<&str>, site: &str, key: &SeriesKey) -> Optio
 /// A folder name from a series name: no path separators, control or reserved characters, no
 /// leading dots, bounded length. Never empty (falls back to the key).
 pub fn folder_name(name: &str, year: Option<i32>, key: &SeriesKey) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| match c {
-            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => ' ',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect();
-    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    let trimmed = collapsed.trim_matches(|c: char| c == '.' || c.is_whitespace());
-    let mut base: String = trimmed.chars().take(150).collect();
-    if base.is_empty() {
-        base = key.to_string();
-    }
-    match year {
-        Some(y) if !base.ends_with(&format!("({y})")) => format!("{base} ({y})"),
-        _ => base,
-    }
+    aniworld_core::download::naming::series_folder_name(name, year, key)
 }
 
 impl Library {

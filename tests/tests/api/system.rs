@@ -538,3 +538,76 @@ async fn hundreds_of_half_open_clients_under_a_low_fd_limit_do_not_starve_health
     let r = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn the_ui_gets_a_content_security_policy_and_every_answer_frame_and_sniffing_protection() {
+    let app = spawn_app().await;
+    for path in ["/", "/js/app.js", "/app.css"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+    }
+    for path in ["/health", "/api/auth/status", "/api/nope", "/docs/"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_database_are_owner_only_and_fixed_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let app = spawn_app().await;
+    app.token().await;
+    let data = app.data_dir();
+    assert_eq!(mode(&data), 0o700);
+    for f in [
+        "aniworld.db",
+        "aniworld.db-wal",
+        "aniworld.db-shm",
+        "jwt_secret",
+    ] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    // A data dir from an older version, world-readable: fixed at the next start.
+    let dir = app.dir;
+    app.server.shutdown().await;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in ["aniworld.db", "aniworld.db-wal", "aniworld.db-shm"] {
+        std::fs::set_permissions(data.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let again = aniworld_server::App::build(aniworld_server::AppOptions {
+        data_dir: data.clone(),
+        library: Some(dir.path().join("library")),
+        bind: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(mode(&data), 0o700);
+    for f in ["aniworld.db", "aniworld.db-wal", "aniworld.db-shm"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    drop(again);
+}
