@@ -373,12 +373,18 @@ impl SiteClient {
                     }
                 }
                 Err(e) if e.is_timeout() => {
-                    Error::Timeout(format!("{}: {}", inner.site, without_query(e)))
+                    Error::Timeout(format!("{}: {}", inner.site, describe_request_error(&e)))
                 }
                 Err(e) if e.is_connect() || e.is_request() => {
-                    Error::Http(format!("{}: {}", inner.site, without_query(e)))
+                    Error::Http(format!("{}: {}", inner.site, describe_request_error(&e)))
                 }
-                Err(e) => return Err(Error::Http(format!("{}: {e}", inner.site))),
+                Err(e) => {
+                    return Err(Error::Http(format!(
+                        "{}: {}",
+                        inner.site,
+                        describe_request_error(&e)
+                    )));
+                }
             };
             if attempt >= inner.retries {
                 return Err(retryable);
@@ -395,9 +401,64 @@ fn origin_of(url: &url::Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// The error text without the URL: tokens in query strings (`/r?t=...`) do not belong in logs.
-fn without_query(e: reqwest::Error) -> String {
-    e.without_url().to_string()
+/// What failed, in words a person can act on, naming the host but not the URL (tokens in query
+/// strings do not belong in logs): `cannot connect to aniworld.to:443: connection refused`,
+/// `DNS lookup of x.example failed`, `TLS handshake with ... failed: ...`, `no answer from ...`.
+pub fn describe_request_error(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let host = e
+        .url()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                u.port()
+                    .map_or_else(|| h.to_owned(), |p| format!("{h}:{p}"))
+            })
+        })
+        .unwrap_or_else(|| "the site".to_owned());
+    let https = e.url().is_some_and(|u| u.scheme() == "https");
+    let mut causes = Vec::new();
+    let mut io_kinds = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kinds.push(io.kind());
+            // An io::Error wrapping another error hides it from `source()`.
+            if let Some(inner) = io
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<std::io::Error>())
+            {
+                io_kinds.push(inner.kind());
+            }
+        }
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    let chain = causes.join(": ").to_ascii_lowercase();
+    let innermost = causes.last().cloned().unwrap_or_else(|| e.to_string());
+    use std::io::ErrorKind as K;
+    let io = |k: K| io_kinds.contains(&k);
+    if e.is_timeout() || io(K::TimedOut) {
+        format!("no answer from {host} in time (timed out)")
+    } else if chain.contains("dns error") || chain.contains("lookup address") {
+        format!("DNS lookup of {host} failed (is the host name right?): {innermost}")
+    } else if io(K::ConnectionRefused) {
+        format!("cannot connect to {host}: connection refused (nothing listens there)")
+    } else if https
+        && (io(K::InvalidData)
+            || chain.contains("certificate")
+            || chain.contains("tls")
+            || chain.contains("handshake"))
+    {
+        format!("TLS handshake with {host} failed: {innermost}")
+    } else if e.is_connect() {
+        format!("cannot connect to {host}: {innermost}")
+    } else if io(K::ConnectionReset) || io(K::ConnectionAborted) || io(K::UnexpectedEof) {
+        format!("{host} closed the connection: {innermost}")
+    } else if e.is_body() || e.is_decode() {
+        format!("the answer from {host} broke off: {innermost}")
+    } else {
+        format!("request to {host} failed: {innermost}")
+    }
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<String> {
@@ -414,8 +475,8 @@ async fn read_body(mut response: reqwest::Response) -> Result<String> {
                 bytes.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) if e.is_timeout() => return Err(Error::Timeout(e.to_string())),
-            Err(e) => return Err(Error::Http(e.to_string())),
+            Err(e) if e.is_timeout() => return Err(Error::Timeout(describe_request_error(&e))),
+            Err(e) => return Err(Error::Http(describe_request_error(&e))),
         }
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())

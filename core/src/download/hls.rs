@@ -14,6 +14,7 @@ use super::mp4::{remove_file_if_exists, truncate};
 use super::partial::{PartialState, part_path};
 use super::{Transfer, redact, status_error};
 use crate::error::{Error, Result};
+use crate::http::describe_request_error;
 use crate::model::MediaKind;
 
 type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
@@ -128,11 +129,13 @@ async fn fetch_text(t: &Transfer<'_>, url: &str) -> Result<(String, url::Url)> {
 }
 
 async fn fetch_text_once(t: &Transfer<'_>, url: &str) -> Result<(String, url::Url)> {
-    let resp = t
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {}: {e}", redact(url))))?;
+    let resp = t.get(url).send().await.map_err(|e| {
+        Error::Http(format!(
+            "GET {}: {}",
+            redact(url),
+            describe_request_error(&e)
+        ))
+    })?;
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), url));
     }
@@ -152,7 +155,7 @@ async fn read_limited(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| Error::Http(format!("{url}: {e}")))?
+        .map_err(|e| Error::Http(format!("{url}: {}", describe_request_error(&e))))?
     {
         if body.len() + chunk.len() > max {
             return Err(Error::invalid(
@@ -314,11 +317,13 @@ async fn fetch_key(t: &Transfer<'_>, uri: &str) -> Result<[u8; 16]> {
 }
 
 async fn fetch_key_once(t: &Transfer<'_>, uri: &str) -> Result<[u8; 16]> {
-    let resp = t
-        .get(uri)
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {}: {e}", redact(uri))))?;
+    let resp = t.get(uri).send().await.map_err(|e| {
+        Error::Http(format!(
+            "GET {}: {}",
+            redact(uri),
+            describe_request_error(&e)
+        ))
+    })?;
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), uri));
     }
@@ -368,10 +373,13 @@ async fn fetch_segment_once(t: &Transfer<'_>, seg: &SegmentPlan) -> Result<Vec<u
             format!("bytes={offset}-{}", offset + len.saturating_sub(1)),
         );
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {}: {e}", redact(&seg.url))))?;
+    let resp = req.send().await.map_err(|e| {
+        Error::Http(format!(
+            "GET {}: {}",
+            redact(&seg.url),
+            describe_request_error(&e)
+        ))
+    })?;
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), &seg.url));
     }

@@ -55,7 +55,7 @@ pub async fn download_mp4(
         };
         let resp = match resp.map_err(|_| "no answer within 30 s".to_owned()) {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(crate::http::describe_request_error(&e)),
             Err(e) => Err(e),
         };
         let resp = match resp {

@@ -148,7 +148,10 @@ fn request_error(hoster: &str, url: &Url, e: reqwest::Error) -> Error {
     if e.is_timeout() {
         Error::Timeout(format!("{hoster}: {url}"))
     } else {
-        Error::Http(format!("{hoster}: {url}: {e}"))
+        Error::Http(format!(
+            "{hoster}: {}",
+            crate::http::describe_request_error(&e)
+        ))
     }
 }
 

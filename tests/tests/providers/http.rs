@@ -115,3 +115,69 @@ async fn disabled_provider_is_not_registered() {
     assert!(registry.provider("aniworld").is_ok());
     assert!(matches!(registry.provider("sto"), Err(Error::NotFound(_))));
 }
+
+/// A provider whose site is `base_url`, without retries.
+fn provider_at(base_url: &str, timeout: u64) -> AniworldProvider {
+    let config = aniworld_core::config::ProviderConfig {
+        rate_limit: 100.0,
+        timeout,
+        retries: 0,
+        ..aniworld_core::config::ProviderConfig::new(base_url)
+    };
+    AniworldProvider::with_client(client("aniworld", &config))
+}
+
+#[tokio::test]
+async fn a_refused_connection_says_so_and_names_the_host() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = provider_at(&format!("http://{addr}"), 5)
+        .series(&key("attack-on-titan"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http(_)), "{err:?}");
+    assert!(
+        text.contains("connection refused") && text.contains(&addr.to_string()),
+        "{text}"
+    );
+    assert!(!text.contains("error sending request"), "{text}");
+}
+
+#[tokio::test]
+async fn a_site_that_never_answers_is_a_timeout_naming_the_host() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts and holds connections without answering.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let err = provider_at(&format!("http://{addr}"), 1)
+        .series(&key("attack-on-titan"))
+        .await
+        .unwrap_err();
+    holder.abort();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(
+        text.contains("no answer from") && text.contains(&addr.to_string()),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_tls_failure_says_it_was_the_tls_handshake() {
+    let fixture = FixtureSite::start().await;
+    // The fixture speaks plain HTTP: an https:// URL to it fails in the handshake.
+    let https = fixture.url("aniworld").replacen("http://", "https://", 1);
+    let err = provider_at(&https, 5)
+        .series(&key("attack-on-titan"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("TLS handshake with 127.0.0.1"), "{text}");
+}
