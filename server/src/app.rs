@@ -25,7 +25,7 @@ use crate::config_file;
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
 use crate::library::Library;
-use crate::{http_server, ui, ws};
+use crate::{body_errors, http_server, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
 #[derive(Debug, Clone, Default)]
@@ -467,6 +467,8 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
     let service = api::service();
     let docs = service.swagger_ui();
     let spec = service.spec();
+    let spec_value: Arc<serde_json::Value> =
+        Arc::new(serde_json::from_str(&spec).expect("the OpenAPI document is JSON"));
     let api_endpoint = Arc::new(service.into_endpoint());
     let route = Route::new()
         .nest_no_strip("/api", api_endpoint.clone())
@@ -496,6 +498,7 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         None => route.boxed(),
     };
     endpoint
+        .around(move |ep, req| body_errors::name_the_field(ep, req, spec_value.clone()))
         .around(limits)
         .data(state.clone())
         .around(json_errors)

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod body_errors;
 pub mod cli;
 pub mod config_file;
 pub mod error;
