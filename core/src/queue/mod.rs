@@ -146,6 +146,16 @@ impl DownloadQueue {
         let repo = self.repo();
         let config = self.config();
         let on_disk = on_disk_all(&config, &requests).await;
+        // What is queued already, read once per series.
+        let mut live: HashMap<&str, HashMap<(u32, u32), i64>> = HashMap::new();
+        for req in &requests {
+            if !live.contains_key(req.key.as_str()) {
+                live.insert(
+                    req.key.as_str(),
+                    repo.live_episodes(req.key.as_str()).await?,
+                );
+            }
+        }
         let mut verdicts = Vec::with_capacity(requests.len());
         let mut new_items = Vec::new();
         for (req, on_disk) in requests.iter().zip(on_disk) {
@@ -159,12 +169,12 @@ impl DownloadQueue {
                 }));
                 continue;
             }
-            if let Some(item) = repo
-                .live_for_episode(req.key.as_str(), req.season, req.episode)
-                .await?
+            if let Some(item_id) = live
+                .get(req.key.as_str())
+                .and_then(|episodes| episodes.get(&(req.season, req.episode)))
             {
                 verdicts.push(Verdict::Skip(SkipReason::AlreadyQueued {
-                    item_id: item.id,
+                    item_id: *item_id,
                 }));
                 continue;
             }

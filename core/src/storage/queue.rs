@@ -108,6 +108,30 @@ impl QueueRepo {
         self.store.pool()
     }
 
+    /// The live (pending/downloading/paused) items of one series: (season, episode) → item id.
+    pub async fn live_episodes(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::HashMap<(u32, u32), i64>> {
+        let sql = format!(
+            "SELECT season, episode, id FROM queue_items WHERE key = ? \
+             AND deleted_at IS NULL AND status IN {LIVE}"
+        );
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(key)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, e, id)| {
+                (
+                    (u32::try_from(s).unwrap_or(0), u32::try_from(e).unwrap_or(0)),
+                    id,
+                )
+            })
+            .collect())
+    }
+
     /// The live (pending/downloading/paused) item of an episode, if any.
     pub async fn live_for_episode(
         &self,

@@ -88,33 +88,43 @@ pub async fn run(args: ScanArgs) -> CliResult {
         .await
         .map_err(|e| CliError::new(format!("scanning {} failed: {e}", library.display())))?;
 
-    let missing = if args.offline {
-        vec![None; report.series.len()]
+    let (missing, provider_warnings) = if args.offline {
+        (vec![None; report.series.len()], Vec::new())
     } else {
         let config = config.unwrap_or_default();
         missing_from_providers(&config, data_dir.as_deref(), &store, &report.series).await?
     };
 
-    for w in &report.warnings {
-        eprintln!("warning: {}: {}", w.path.display(), w.message);
+    // Every warning printed is counted in the summary.
+    let warnings: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.path.display(), w.message))
+        .chain(provider_warnings)
+        .collect();
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
     if args.json {
         print_json(&report, &missing)
     } else {
-        print_table(&report, &missing);
+        print_table(&report, &missing, warnings.len());
         Ok(())
     }
 }
 
+/// What each series lacks, in the order of `series`, and a warning per series whose provider failed.
+type MissingReport = (Vec<Option<Vec<MissingEpisode>>>, Vec<String>);
+
 /// The episodes each series lacks according to its provider (`None` for unmatched folders and for
-/// series whose provider failed: those get a warning on stderr), in the order of `series`.
+/// series whose provider failed: those get a warning), in the order of `series`.
 /// Series info comes from the database cache while fresh (`cache.series_ttl`).
 async fn missing_from_providers(
     config: &Config,
     data_dir: Option<&Path>,
     store: &Store,
     series: &[ScannedSeries],
-) -> Result<Vec<Option<Vec<MissingEpisode>>>, CliError> {
+) -> Result<MissingReport, CliError> {
     // Provider plugins and scripts of the data dir override the built-ins, as in the server.
     let sites = match data_dir {
         Some(dir) => Some(super::providers::sites(config, dir).await?),
@@ -126,7 +136,8 @@ async fn missing_from_providers(
     };
     let catalog = Catalog::new(registry, Some(store.clone()), &config.cache);
     let outcomes = catalog.missing_for(series).await;
-    Ok(series
+    let mut warnings = Vec::new();
+    let missing = series
         .iter()
         .zip(outcomes)
         .map(|(s, outcome)| match outcome {
@@ -138,11 +149,12 @@ async fn missing_from_providers(
             ),
             MissingOutcome::Unmatched => None,
             MissingOutcome::Failed(e) => {
-                eprintln!("warning: {}: cannot list missing episodes: {e}", s.folder);
+                warnings.push(format!("{}: cannot list missing episodes: {e}", s.folder));
                 None
             }
         })
-        .collect())
+        .collect();
+    Ok((missing, warnings))
 }
 
 fn resolve_library(data_dir: Option<&Path>, path: &Path) -> PathBuf {
@@ -191,7 +203,7 @@ fn print_json(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) -> C
     Ok(())
 }
 
-fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) {
+fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>], warnings: usize) {
     let mut rows: Vec<[String; 6]> = vec![[
         "FOLDER".into(),
         "KEY".into(),
@@ -256,7 +268,7 @@ fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) {
         unmatched,
         episodes,
         unparsed,
-        report.warnings.len(),
+        warnings,
         report.folders_rescanned,
         report.folders_unchanged
     );
