@@ -611,3 +611,84 @@ async fn the_data_dir_and_database_are_owner_only_and_fixed_at_start() {
     }
     drop(again);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_ctrl_c_ends_serve_at_once_while_a_request_holds_the_shutdown() {
+    // A site that accepts and never answers keeps a search request open for its whole timeout.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hanging.accept().await {
+            held.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut config = crate::support::base_config();
+    config["providers"]["aniworld"] = serde_json::json!({
+        "enabled": true, "base_url": hanging_url, "retries": 0, "timeout": 60
+    });
+    std::fs::write(data.join("config.json"), config.to_string()).unwrap();
+    let (mut child, url) = start_binary(&data, &dir.path().join("library"));
+    let http = reqwest::Client::new();
+    let password = serde_json::json!({"password": crate::support::PASSWORD});
+    http.post(format!("{url}/api/auth/setup"))
+        .json(&password)
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(format!("{url}/api/auth/login"))
+        .json(&password)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let search = tokio::spawn({
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let _ = http
+                .post(format!("{url}/api/anime/search"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"query": "titan", "site": "aniworld"}))
+                .send()
+                .await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    // The first Ctrl-C starts a graceful shutdown that waits for the open search.
+    assert!(kill("-INT").success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still draining the open request"
+    );
+    assert!(kill("-INT").success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the second Ctrl-C did not end the server at once"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(exit.code(), Some(130), "{exit:?}");
+    search.abort();
+    holder.abort();
+}
