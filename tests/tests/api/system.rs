@@ -663,9 +663,10 @@ async fn a_second_ctrl_c_ends_serve_at_once_while_a_request_holds_the_shutdown()
         }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().to_string();
     let kill = |sig: &str| {
         std::process::Command::new("kill")
-            .args([sig, &child.id().to_string()])
+            .args([sig, &pid])
             .status()
             .unwrap()
     };
