@@ -34,6 +34,8 @@ use tokio_util::sync::CancellationToken;
 const MIN_FD_RESERVE: u64 = 64;
 /// Pause after `accept` failed because the process or system ran out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Pause after closing an idle connection to free a descriptor for `accept`.
+const EVICTION_PAUSE: Duration = Duration::from_millis(5);
 
 /// Connection limits, from `server.*`.
 #[derive(Debug, Clone, Copy)]
@@ -297,8 +299,14 @@ pub async fn serve(
                     tracing::warn!(error = %e, open = registry.len(), "cannot accept connections: out of file descriptors; pausing");
                     last_warning = Some(Instant::now());
                 }
-                registry.evict_one();
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                // Closing an idle connection frees a descriptor within moments; with nothing to
+                // close, wait longer for one to end by itself.
+                let pause = if registry.evict_one() {
+                    EVICTION_PAUSE
+                } else {
+                    ACCEPT_BACKOFF
+                };
+                tokio::time::sleep(pause).await;
                 continue;
             }
             Err(e) => {

@@ -487,13 +487,28 @@ async fn a_client_that_never_finishes_its_header_is_closed_after_the_header_time
     );
 }
 
+/// Connection cap: 64 descriptors leave room for the cap the server derives (16), so it closes
+/// the oldest half-open client for each newcomer.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn hundreds_of_half_open_clients_under_a_low_fd_limit_do_not_starve_health() {
+    half_open_flood(64).await;
+}
+
+/// Out of descriptors: 32 are fewer than the server's own files plus its cap, so `accept` fails
+/// with EMFILE; the server frees a descriptor and retries instead of spinning.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn half_open_clients_that_exhaust_the_fds_do_not_starve_health_or_spin() {
+    half_open_flood(32).await;
+}
+
+#[cfg(target_os = "linux")]
+async fn half_open_flood(nofile: u32) {
     use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir_with_header_timeout(dir.path(), 3);
-    let (child, url) = start_binary_with_fd_limit(64, &data, &dir.path().join("library"));
+    let (child, url) = start_binary_with_fd_limit(nofile, &data, &dir.path().join("library"));
     let addr = url.trim_start_matches("http://").to_owned();
     let mut clients = Vec::new();
     for _ in 0..400 {
