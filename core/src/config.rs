@@ -244,6 +244,11 @@ pub struct ServerConfig {
     pub body_limit: u64,
     /// Request timeout, seconds.
     pub request_timeout: u64,
+    /// Seconds a client has to send a complete request header; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_read_timeout: u64,
+    /// Open connections at most (lowered to fit the process's open-file limit).
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -253,6 +258,8 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             body_limit: 1024 * 1024,
             request_timeout: 60,
+            header_read_timeout: 10,
+            max_connections: 1024,
         }
     }
 }
@@ -385,6 +392,19 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const BACKUP_DIR: &str = "config_backups";
 /// Prefix of every environment override (`ANIWORLD_<SECTION>__<KEY>`).
 pub const ENV_PREFIX: &str = "ANIWORLD_";
+/// Config backups kept; older ones are deleted after each save.
+pub const MAX_BACKUPS: usize = 50;
+/// Smallest `server.body_limit`: below it the login and config requests themselves no longer fit.
+pub const MIN_BODY_LIMIT: u64 = 64 * 1024;
+/// Keys (or whole sections, ending in `.*`) that load code or expose the server: they are set in
+/// `config.json` or the environment only, never through the API.
+pub const FILE_ONLY_KEYS: [&str; 5] = [
+    "plugins.dir",
+    "scripts.dir",
+    "server.bind",
+    "server.cors_origins",
+    "database.*",
+];
 
 /// Object-valued keys whose children are free-form names (not struct fields), with the template
 /// every child is checked against (`None` = any string value).
@@ -428,6 +448,7 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        remove_stale_temp_files(data_dir);
         let path = Self::path(data_dir);
         if !path.exists() {
             write_atomically(&path, &Config::default().to_pretty_json())?;
@@ -506,18 +527,16 @@ impl Config {
                     ));
                 }
             }
-            if !(provider.rate_limit.is_finite() && provider.rate_limit > 0.0) {
+            if !(provider.rate_limit.is_finite()
+                && provider.rate_limit > 0.0
+                && provider.rate_limit <= 1000.0)
+            {
                 return Err(Error::invalid(
                     field("rate_limit"),
-                    "must be a positive number of requests per second",
+                    "must be a positive number of requests per second, at most 1000",
                 ));
             }
-            if provider.timeout == 0 {
-                return Err(Error::invalid(
-                    field("timeout"),
-                    "must be at least 1 second",
-                ));
-            }
+            check_range(&field("timeout"), provider.timeout, 1, 600)?;
             if provider.retries > 10 {
                 return Err(Error::invalid(field("retries"), "must be at most 10"));
             }
@@ -595,6 +614,16 @@ impl Config {
             1,
             20,
         )?;
+        if d.rate_limit != 0 && d.rate_limit < 1024 {
+            return Err(Error::invalid(
+                "download.rate_limit",
+                format!(
+                    "{} bytes/s would stall every download; use 0 (unlimited) or at least 1024",
+                    d.rate_limit
+                ),
+            ));
+        }
+        check_range("download.max_height", d.max_height.into(), 0, 8640)?;
         if !matches!(d.remux.as_str(), "none" | "mp4" | "mkv") {
             return Err(Error::invalid(
                 "download.remux",
@@ -606,30 +635,31 @@ impl Config {
         check_range(
             "plugins.call_timeout_ms",
             self.plugins.call_timeout_ms,
-            1,
+            100,
             3_600_000,
         )?;
         check_dir_setting("scripts.dir", &self.scripts.dir)?;
         check_range(
             "scripts.time_limit_ms",
             self.scripts.time_limit_ms,
-            1,
+            10,
             3_600_000,
         )?;
         check_range(
             "scripts.max_operations",
             self.scripts.max_operations,
-            1,
+            1_000,
             u64::MAX,
         )?;
 
         check_range("auth.token_ttl", self.auth.token_ttl, 60, 365 * 86_400)?;
-        check_range("auth.bcrypt_cost", self.auth.bcrypt_cost.into(), 4, 31)?;
+        // Above 16 one login takes minutes of CPU: nobody could log in any more.
+        check_range("auth.bcrypt_cost", self.auth.bcrypt_cost.into(), 4, 16)?;
         check_range(
             "auth.max_failed_logins_per_minute",
             self.auth.max_failed_logins_per_minute.into(),
             1,
-            10_000,
+            100,
         )?;
 
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
@@ -641,12 +671,38 @@ impl Config {
                 ),
             ));
         }
-        check_range("server.body_limit", self.server.body_limit, 1, u64::MAX)?;
+        if self.server.body_limit < MIN_BODY_LIMIT {
+            return Err(Error::invalid(
+                "server.body_limit",
+                format!(
+                    "{} bytes is below the minimum of {MIN_BODY_LIMIT} (64 KiB): logins and config changes would no longer fit",
+                    self.server.body_limit
+                ),
+            ));
+        }
+        check_range(
+            "server.body_limit",
+            self.server.body_limit,
+            MIN_BODY_LIMIT,
+            1024 * 1024 * 1024,
+        )?;
         check_range(
             "server.request_timeout",
             self.server.request_timeout,
-            1,
+            5,
             86_400,
+        )?;
+        check_range(
+            "server.header_read_timeout",
+            self.server.header_read_timeout,
+            1,
+            300,
+        )?;
+        check_range(
+            "server.max_connections",
+            self.server.max_connections.into(),
+            16,
+            65_536,
         )?;
 
         let net = &self.network;
@@ -696,6 +752,9 @@ impl Config {
             None
         };
         write_atomically(&path, &self.to_pretty_json())?;
+        if backup.is_some() {
+            prune_backups(data_dir);
+        }
         Ok(backup)
     }
 
@@ -724,6 +783,14 @@ impl Config {
     /// Makes backup `name` the current config (the current file is backed up first). The backup
     /// must parse and validate; names with path separators or `..` are rejected.
     pub fn restore_backup(data_dir: &Path, name: &str) -> Result<Config> {
+        let config = Config::read_backup(data_dir, name)?;
+        config.save(data_dir)?;
+        Ok(config)
+    }
+
+    /// Reads and validates backup `name` without applying it; names with path separators or `..`
+    /// are rejected.
+    pub fn read_backup(data_dir: &Path, name: &str) -> Result<Config> {
         if name.contains(['/', '\\']) || name.contains("..") || !is_backup_name(name) {
             return Err(Error::invalid(
                 "name",
@@ -737,9 +804,34 @@ impl Config {
         if !path.is_file() {
             return Err(Error::NotFound(format!("config backup {name}")));
         }
-        let config = Config::from_value(read_json_file(&path)?)?;
-        config.save(data_dir)?;
-        Ok(config)
+        Config::from_value(read_json_file(&path)?)
+    }
+
+    /// Every key that is set in `config.json` or the environment only ([`FILE_ONLY_KEYS`] with
+    /// whole sections expanded), e.g. `plugins.dir`, `database.url`.
+    pub fn file_only_keys() -> Vec<String> {
+        let template = serde_json::to_value(Config::default()).expect("config serialises");
+        let mut keys = Vec::new();
+        for key in FILE_ONLY_KEYS {
+            match key.strip_suffix(".*") {
+                Some(section) => {
+                    if let Some(fields) = template.get(section).and_then(|v| v.as_object()) {
+                        keys.extend(fields.keys().map(|k| format!("{section}.{k}")));
+                    }
+                }
+                None => keys.push(key.to_owned()),
+            }
+        }
+        keys
+    }
+
+    /// The first file-only key whose value differs between `self` and `other`.
+    pub fn file_only_change(&self, other: &Config) -> Option<String> {
+        let a = serde_json::to_value(self).expect("config serialises");
+        let b = serde_json::to_value(other).expect("config serialises");
+        Config::file_only_keys()
+            .into_iter()
+            .find(|key| json_pointer(&a, key) != json_pointer(&b, key))
     }
 
     /// `plugins.dir`, resolved against the data dir when relative.
@@ -755,6 +847,22 @@ impl Config {
     pub fn to_pretty_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("config serialises")
     }
+}
+
+/// The value at a dotted key (`server.bind`).
+pub fn json_pointer<'v>(
+    value: &'v serde_json::Value,
+    dotted: &str,
+) -> Option<&'v serde_json::Value> {
+    dotted.split('.').try_fold(value, |v, part| v.get(part))
+}
+
+/// The environment variable that overrides a dotted key (`server.bind` → `ANIWORLD_SERVER__BIND`).
+pub fn env_var_for(dotted: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        dotted.to_ascii_uppercase().replace('.', "__")
+    )
 }
 
 /// `path` when absolute, else `base/path`.
@@ -876,6 +984,61 @@ fn backup_current(data_dir: &Path, current: &Path) -> Result<String> {
     Err(Error::Conflict(
         "too many config backups within one millisecond".into(),
     ))
+}
+
+/// Deletes the oldest backups beyond [`MAX_BACKUPS`]; a failure only costs disk space.
+fn prune_backups(data_dir: &Path) {
+    let Ok(names) = Config::list_backups(data_dir) else {
+        return;
+    };
+    let dir = Config::backup_dir(data_dir);
+    for old in names.iter().skip(MAX_BACKUPS) {
+        if let Err(e) = std::fs::remove_file(dir.join(old)) {
+            tracing::warn!(backup = %old, error = %e, "cannot delete an old config backup");
+        }
+    }
+}
+
+/// Temp files a killed writer left behind (`.config.json.<pid>.tmp`). A live writer's file is
+/// kept: its pid still runs (where `/proc` tells) and it is younger than a minute.
+fn remove_stale_temp_files(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    let prefix = format!(".{CONFIG_FILE}.");
+    let proc_known = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let writer_alive = !proc_known || Path::new("/proc").join(pid.to_string()).exists();
+        let young = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < std::time::Duration::from_secs(60));
+        if writer_alive && young {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => {
+                tracing::info!(file = %entry.path().display(), "removed a stale config temp file")
+            }
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a stale config temp file")
+            }
+        }
+    }
 }
 
 fn is_backup_name(name: &str) -> bool {
@@ -1338,6 +1501,32 @@ mod tests {
                 "network.max_cooldown",
                 Box::new(|c| c.network.max_cooldown = 10),
             ),
+            ("server.body_limit", Box::new(|c| c.server.body_limit = 10)),
+            (
+                "server.body_limit",
+                Box::new(|c| c.server.body_limit = MIN_BODY_LIMIT - 1),
+            ),
+            (
+                "auth.max_failed_logins_per_minute",
+                Box::new(|c| c.auth.max_failed_logins_per_minute = 101),
+            ),
+            ("auth.bcrypt_cost", Box::new(|c| c.auth.bcrypt_cost = 31)),
+            (
+                "server.header_read_timeout",
+                Box::new(|c| c.server.header_read_timeout = 0),
+            ),
+            (
+                "server.max_connections",
+                Box::new(|c| c.server.max_connections = 1),
+            ),
+            (
+                "download.rate_limit",
+                Box::new(|c| c.download.rate_limit = 10),
+            ),
+            (
+                "providers.sto.timeout",
+                Box::new(|c| c.providers.get_mut("sto").unwrap().timeout = 100_000),
+            ),
         ];
         for (expected, mutate) in cases {
             let mut c = Config::default();
@@ -1492,6 +1681,67 @@ mod tests {
         assert_eq!(c.scripts_dir(data), data.join("scripts"));
         c.scripts.dir = PathBuf::from("/opt/scripts");
         assert_eq!(c.scripts_dir(data), PathBuf::from("/opt/scripts"));
+    }
+
+    #[test]
+    fn the_smallest_allowed_body_limit_is_accepted_and_explained_below_it() {
+        let mut c = Config::default();
+        c.server.body_limit = MIN_BODY_LIMIT;
+        c.validate().unwrap();
+        c.server.body_limit = 10;
+        let err = c.validate().unwrap_err();
+        assert!(err.to_string().contains("64 KiB"), "{err}");
+    }
+
+    #[test]
+    fn only_the_newest_backups_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        let mut made = Vec::new();
+        for n in 0..(MAX_BACKUPS + 5) {
+            c.download.max_parallel = 1 + (n % 30) as u32;
+            made.push(c.save(dir.path()).unwrap().unwrap());
+        }
+        let kept = Config::list_backups(dir.path()).unwrap();
+        assert_eq!(kept.len(), MAX_BACKUPS);
+        made.reverse();
+        assert_eq!(kept, made[..MAX_BACKUPS].to_vec());
+    }
+
+    #[test]
+    fn a_temp_file_left_by_a_killed_writer_is_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        // A pid that cannot be running (above the kernel's pid limit).
+        let stale = dir.path().join(format!(".{CONFIG_FILE}.4294967294.tmp"));
+        std::fs::write(&stale, "{\"half\": ").unwrap();
+        let unrelated = dir.path().join("notes.tmp");
+        std::fs::write(&unrelated, "keep").unwrap();
+        Config::load_or_create_with_env(dir.path(), env(&[])).unwrap();
+        assert!(!stale.exists());
+        assert!(unrelated.exists());
+    }
+
+    #[test]
+    fn file_only_keys_expand_sections_and_changes_are_found() {
+        let keys = Config::file_only_keys();
+        for k in [
+            "plugins.dir",
+            "scripts.dir",
+            "server.bind",
+            "server.cors_origins",
+            "database.url",
+            "database.redis_url",
+        ] {
+            assert!(keys.contains(&k.to_owned()), "{k} in {keys:?}");
+        }
+        let a = Config::default();
+        let mut b = a.clone();
+        b.download.max_parallel = 5;
+        assert_eq!(a.file_only_change(&b), None);
+        b.plugins.dir = PathBuf::from("/tmp/evil");
+        assert_eq!(a.file_only_change(&b).as_deref(), Some("plugins.dir"));
+        assert_eq!(env_var_for("plugins.dir"), "ANIWORLD_PLUGINS__DIR");
     }
 
     #[test]

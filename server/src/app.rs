@@ -17,17 +17,18 @@ use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
 use aniworld_core::storage::Store;
 use poem::endpoint::BoxEndpoint;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get};
 
 use crate::api;
 use crate::api::health::QueueHealth;
-use crate::auth::{AuthService, load_or_create_secret};
+use crate::auth::{
+    AuthService, SESSION_PURGE_INTERVAL, load_or_create_secret, spawn_session_purge,
+};
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
 use crate::runtime::{Overrides, Runtime, RuntimeOptions};
-use crate::{ui, ws};
+use crate::{body_errors, http_server, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +51,17 @@ struct StateInner {
     config_write: tokio::sync::Mutex<()>,
     auth: AuthService,
     started: Instant,
+    /// The periodic purge of expired sessions; stopped with the state.
+    _session_purge: AbortOnDrop,
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl AppState {
@@ -130,14 +142,16 @@ impl AppState {
 
     /// Queue counters for `/health`; `None` while no queue runs.
     pub async fn queue_health(&self) -> Option<QueueHealth> {
-        let status = self.queue()?.status().await.ok()?;
+        let queue = self.queue()?;
+        let counts = queue.counts().await.ok()?;
+        let (running, paused) = queue.running_paused();
         Some(QueueHealth {
-            running: status.running,
-            paused: status.paused,
-            pending: status.pending,
-            downloading: status.downloading,
-            completed: status.completed,
-            failed: status.failed,
+            running,
+            paused,
+            pending: counts.pending,
+            downloading: counts.downloading,
+            completed: counts.completed,
+            failed: counts.failed,
         })
     }
 }
@@ -160,14 +174,10 @@ impl App {
             },
         ))
         .await?;
-        let purged = runtime
-            .store
-            .sessions()
-            .purge_expired(aniworld_core::storage::now())
-            .await?;
-        if purged > 0 {
-            tracing::info!(sessions = purged, "forgot expired login sessions");
-        }
+        let session_purge = AbortOnDrop(spawn_session_purge(
+            runtime.store.clone(),
+            SESSION_PURGE_INTERVAL,
+        ));
         let secret = load_or_create_secret(&runtime.data_dir)?;
         let auth = AuthService::new(runtime.store.clone(), &secret);
         index_at_start(&runtime.library);
@@ -177,6 +187,7 @@ impl App {
                 config_write: tokio::sync::Mutex::new(()),
                 auth,
                 started: Instant::now(),
+                _session_purge: session_purge,
             }),
         };
         let endpoint = Arc::new(routes(&state));
@@ -190,19 +201,15 @@ impl App {
 
     /// Binds `addr` (use `127.0.0.1:0` in tests) and serves in a background task.
     pub async fn spawn(self, addr: &str) -> std::io::Result<RunningServer> {
-        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
-        let local = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let state = self.state.clone();
         let task = tokio::spawn(async move {
             let signal = async move {
                 let _ = stop_rx.await;
             };
-            if let Err(e) = serve_with_acceptor(self, acceptor, signal).await {
+            if let Err(e) = serve_on(self, listener, signal).await {
                 tracing::error!(error = %e, "server stopped with an error");
             }
         });
@@ -220,26 +227,30 @@ impl App {
         addr: &str,
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let acceptor = TcpListener::bind(addr).into_acceptor().await?;
-        for a in acceptor.local_addr() {
-            if let Some(a) = a.as_socket_addr() {
-                tracing::info!(addr = %a, "listening");
-                eprintln!("aniworld: listening on http://{a}");
-            }
-        }
-        serve_with_acceptor(self, acceptor, signal).await
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let a = listener.local_addr()?;
+        tracing::info!(addr = %a, "listening");
+        eprintln!("aniworld: listening on http://{a}");
+        serve_on(self, listener, signal).await
     }
 }
 
-async fn serve_with_acceptor<A: Acceptor + 'static>(
+/// Serves with the connection limits of `server.*` (see [`http_server`]), then stops the services.
+async fn serve_on(
     app: App,
-    acceptor: A,
+    listener: tokio::net::TcpListener,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = app.state.clone();
-    let result = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app.endpoint, signal, Some(Duration::from_secs(10)))
-        .await;
+    let limits = http_server::ConnectionLimits::from_config(&state.config().server);
+    let result = http_server::serve(
+        listener,
+        app.endpoint,
+        limits,
+        signal,
+        Duration::from_secs(10),
+    )
+    .await;
     shutdown_services(&state).await;
     result
 }
@@ -349,10 +360,45 @@ impl UpgradeCheck for Request {
     }
 }
 
+/// The web UI's Content-Security-Policy: its own scripts and styles only (no inline code), covers
+/// from anywhere, API calls and the WebSocket to this server only, never inside a frame.
+const UI_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: http: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Browser protections on every response (the token sits in the UI's localStorage): no MIME
+/// sniffing, no framing, no referrer to other sites; the UI also gets its CSP.
+async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    use poem::http::HeaderValue;
+    use poem::http::header::{
+        CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let path = req.uri().path();
+    let is_ui = !["/api", "/health", "/openapi.json", "/docs", "/ws/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
+    let mut resp = ep.call(req).await?.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    let csp = if is_ui {
+        UI_CSP
+    } else {
+        "frame-ancestors 'none'"
+    };
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(csp));
+    Ok(resp)
+}
+
 fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
     let service = api::service();
     let docs = service.swagger_ui();
     let spec = service.spec();
+    let spec_value: Arc<serde_json::Value> =
+        Arc::new(serde_json::from_str(&spec).expect("the OpenAPI document is JSON"));
     let api_endpoint = Arc::new(service.into_endpoint());
     let route = Route::new()
         .nest_no_strip("/api", api_endpoint.clone())
@@ -382,9 +428,11 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         None => route.boxed(),
     };
     endpoint
+        .around(move |ep, req| body_errors::name_the_field(ep, req, spec_value.clone()))
         .around(limits)
         .data(state.clone())
         .around(json_errors)
+        .around(security_headers)
         .map_to_response()
         .boxed()
 }

@@ -24,6 +24,8 @@ const MIN_PASSWORD_CHARS: usize = 8;
 /// bcrypt only looks at the first 72 bytes; longer passwords would silently collide.
 const MAX_PASSWORD_BYTES: usize = 72;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// How often a running server forgets expired sessions.
+pub const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// What a token carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +52,10 @@ pub struct AuthService {
     validation: Validation,
     /// Sessions known to be live: id → expiry. Saves a database read per request.
     live_sessions: RwLock<HashMap<String, i64>>,
+    /// Login attempts per client address within the last [`RATE_WINDOW`].
     failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// bcrypt runs at once: each takes a core for a quarter second or more.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -122,6 +127,9 @@ impl AuthService {
             validation,
             live_sessions: RwLock::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
+            ),
         }
     }
 
@@ -135,9 +143,11 @@ impl AuthService {
         if self.is_setup().await? {
             return Err(already_set_up());
         }
-        let hash = tokio::task::spawn_blocking(move || bcrypt::hash(password, bcrypt_cost))
-            .await
-            .map_err(|e| ApiError::internal(format!("password hashing task failed: {e}")))?
+        let hash = self
+            .bcrypt("password hashing", move || {
+                bcrypt::hash(password, bcrypt_cost)
+            })
+            .await?
             .map_err(|e| ApiError::internal(format!("password hashing failed: {e}")))?;
         if self
             .store
@@ -152,12 +162,23 @@ impl AuthService {
         }
     }
 
-    /// Seconds until `client` may try again, when it is rate limited.
-    pub fn retry_after(&self, client: Option<IpAddr>, max_failures: u32) -> Option<u64> {
-        let client = client?;
-        let mut failures = self.failures.lock().expect("rate limiter lock");
-        let entries = failures.get_mut(&client)?;
+    /// Counts a login attempt of `client` before its password is checked, so parallel attempts
+    /// cannot all pass the check: `Err(seconds)` when the client already used up its
+    /// `max_failures` for the window. A successful login forgets the client's attempts.
+    fn reserve_attempt(&self, client: Option<IpAddr>, max_failures: u32) -> Result<(), u64> {
+        let Some(client) = client else {
+            return Ok(());
+        };
         let now = Instant::now();
+        let mut failures = self.failures.lock().expect("rate limiter lock");
+        // Bounded memory under a flood of addresses: forget everyone idle for a window.
+        if failures.len() > 10_000 {
+            failures.retain(|_, v| {
+                v.back()
+                    .is_some_and(|t| now.duration_since(*t) < RATE_WINDOW)
+            });
+        }
+        let entries = failures.entry(client).or_default();
         while entries
             .front()
             .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
@@ -165,30 +186,28 @@ impl AuthService {
             entries.pop_front();
         }
         if entries.len() >= max_failures.max(1) as usize {
-            let oldest = *entries.front()?;
+            let oldest = entries.front().copied().unwrap_or(now);
             let left = RATE_WINDOW.saturating_sub(now.duration_since(oldest));
-            Some(left.as_secs().max(1) + u64::from(left.subsec_nanos() > 0))
-        } else {
-            None
+            return Err(left.as_secs().max(1) + u64::from(left.subsec_nanos() > 0));
         }
+        entries.push_back(now);
+        Ok(())
     }
 
-    fn record_failure(&self, client: Option<IpAddr>) {
-        if let Some(client) = client {
-            let mut failures = self.failures.lock().expect("rate limiter lock");
-            // Bounded memory under a flood of addresses: forget everyone idle for a window.
-            if failures.len() > 10_000 {
-                let now = Instant::now();
-                failures.retain(|_, v| {
-                    v.back()
-                        .is_some_and(|t| now.duration_since(*t) < RATE_WINDOW)
-                });
-            }
-            failures
-                .entry(client)
-                .or_default()
-                .push_back(Instant::now());
-        }
+    /// Runs a bcrypt operation on the blocking pool, at most [`AuthService::hashing`] at once.
+    async fn bcrypt<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal(format!("{what} is shut down")))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::internal(format!("{what} task failed: {e}")))
     }
 
     /// Checks the password and issues a token bound to a new session.
@@ -199,22 +218,21 @@ impl AuthService {
         ttl_secs: u64,
         max_failures: u32,
     ) -> Result<IssuedToken, ApiError> {
-        if let Some(secs) = self.retry_after(client, max_failures) {
-            tracing::warn!(client = ?client, "login refused: rate limited");
-            return Err(ApiError::rate_limited(secs));
-        }
         let Some(hash) = self.store.settings().get(PASSWORD_SETTING).await? else {
             return Err(ApiError::conflict(
                 "setup_required",
                 "no master password is set yet; call POST /api/auth/setup first",
             ));
         };
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
-            .await
-            .map_err(|e| ApiError::internal(format!("password check task failed: {e}")))?
+        if let Err(secs) = self.reserve_attempt(client, max_failures) {
+            tracing::warn!(client = ?client, "login refused: rate limited");
+            return Err(ApiError::rate_limited(secs));
+        }
+        let ok = self
+            .bcrypt("password check", move || bcrypt::verify(password, &hash))
+            .await?
             .unwrap_or(false);
         if !ok {
-            self.record_failure(client);
             tracing::warn!(client = ?client, "failed login");
             return Err(ApiError::unauthorized("wrong password"));
         }
@@ -293,9 +311,61 @@ impl AuthService {
     }
 }
 
+/// Forgets expired sessions every `interval` (the first time at once), for as long as the task
+/// runs; the caller aborts it at shutdown.
+pub fn spawn_session_purge(store: Store, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match store.sessions().purge_expired(now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "forgot expired login sessions"),
+                Err(e) => tracing::warn!(error = %e, "cannot forget expired login sessions"),
+            }
+        }
+    })
+}
+
 fn already_set_up() -> ApiError {
     ApiError::conflict(
         "already_setup",
         "the master password is already set; log in instead",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn expired_sessions_are_purged_while_the_server_runs() {
+        let store = Store::open_memory().await.unwrap();
+        let purge = spawn_session_purge(store.clone(), Duration::from_millis(50));
+        // The first purge runs at once; these sessions come after it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        store
+            .sessions()
+            .create("old", None, now() - 10)
+            .await
+            .unwrap();
+        store
+            .sessions()
+            .create("live", None, now() + 3600)
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut gone = false;
+        while std::time::Instant::now() < deadline {
+            if store.sessions().get("old").await.unwrap().is_none() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        purge.abort();
+        assert!(gone, "the expired session was never purged");
+        assert!(store.sessions().get("live").await.unwrap().is_some());
+    }
 }

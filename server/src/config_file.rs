@@ -29,6 +29,11 @@ pub fn list_backups(data_dir: &Path) -> Result<Vec<String>> {
     Config::list_backups(data_dir)
 }
 
+/// Reads and validates a backup without applying it.
+pub fn read_backup(data_dir: &Path, name: &str) -> Result<Config> {
+    Config::read_backup(data_dir, name)
+}
+
 /// Makes a backup the current config (the current file is backed up first).
 pub fn restore_backup(data_dir: &Path, name: &str) -> Result<Config> {
     Config::restore_backup(data_dir, name)

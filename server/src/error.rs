@@ -92,6 +92,15 @@ impl ApiError {
         ))
     }
 
+    /// A change to a key that is set in `config.json` or the environment only.
+    pub fn read_only(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable(body(
+            "read_only",
+            message,
+            Some(serde_json::json!({ "field": field })),
+        ))
+    }
+
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         ApiError::TooManyRequests(
             body(

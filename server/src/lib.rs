@@ -6,10 +6,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod body_errors;
 pub mod cli;
 pub mod config_file;
 pub mod error;
 pub mod extensions;
+pub mod http_server;
 pub mod runtime;
 pub mod ui;
 pub mod ws;

@@ -162,6 +162,8 @@ impl Runtime {
         let exists = Config::path(&data_dir).exists();
         if options.create {
             std::fs::create_dir_all(&data_dir).map_err(|e| Error::io(&data_dir, e))?;
+            // The password hash, sessions and the JWT secret live here.
+            aniworld_core::storage::restrict_dir_to_owner(&data_dir)?;
         }
         let config = load_config(&data_dir, &options.overrides, options.create)?;
         let store = match options.storage {

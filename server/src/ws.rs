@@ -23,6 +23,8 @@ use crate::error::ApiError;
 pub const ROOMS: [&str; 4] = ["downloads", "download_progress", "scan_progress", "system"];
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the close handshake may take before the socket is dropped anyway.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest client message we read; clients only send tiny commands.
 const MAX_CLIENT_MESSAGE: usize = 4096;
 
@@ -187,7 +189,11 @@ async fn client_loop(
             }
         }
     }
-    let _ = sink.close().await;
+    // A client that stopped reading never takes the close frame: give up on it quickly, and
+    // dropping both halves closes the socket.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+    drop(stream);
+    drop(sink);
 }
 
 fn handle_client_message(text: &str, rooms: &mut BTreeSet<&'static str>) -> String {

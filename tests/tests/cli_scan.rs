@@ -233,3 +233,53 @@ fn scan_warnings_go_to_stderr_and_keep_stdout_json() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Loose S01E01.mkv"), "{stderr}");
 }
+
+#[test]
+fn provider_warnings_are_counted_in_the_summary_and_logs_have_no_colours_in_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("library");
+    for (folder, key) in [
+        ("A (2001)", "a-show"),
+        ("B (2002)", "b-show"),
+        ("C (2003)", "c-show"),
+    ] {
+        write(
+            &lib,
+            &format!("{folder}/.aniworld.json"),
+            &format!(r#"{{"key":"{key}","site":"aniworld","name":"{folder}"}}"#),
+        );
+        write(&lib, &format!("{folder}/Season 01/{key} - S01E01.mp4"), "v");
+    }
+    // Nothing listens there: every series gets a provider warning.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = aniworld()
+        .args(["scan", "--library", lib.to_str().unwrap()])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("ANIWORLD_PROVIDERS__ANIWORLD__BASE_URL", &base)
+        .env("ANIWORLD_PROVIDERS__ANIWORLD__RETRIES", "0")
+        .env("ANIWORLD_LOG", "info")
+        .current_dir(dir.path())
+        .output()
+        .expect("run aniworld");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    let printed = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .count();
+    assert_eq!(printed, 3, "{stderr}");
+    assert!(stdout.contains(", 3 warnings ("), "{stdout}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape codes in a piped log: {stderr:?}"
+    );
+    assert!(
+        stderr.contains(" INFO "),
+        "info logs were written: {stderr}"
+    );
+}

@@ -222,7 +222,8 @@ impl DownloadEngine {
         &self.limiter
     }
 
-    /// Downloads one episode into the library, trying every candidate in preference order.
+    /// Downloads one episode into the library, trying every candidate in preference order. A
+    /// cancel ends it at once, also while a site is slow to answer.
     pub async fn download_episode(
         &self,
         config: &Config,
@@ -236,8 +237,9 @@ impl DownloadEngine {
             .await
             .map_err(|e| Error::io(&root, e))?;
         let provider = self.registry.provider(&job.site)?;
-        let series = provider.series(&job.key).await?;
-        let streams = provider.episode(&job.key, job.season, job.episode).await?;
+        let series = until_cancelled(cancel, provider.series(&job.key)).await?;
+        let streams =
+            until_cancelled(cancel, provider.episode(&job.key, job.season, job.episode)).await?;
         let candidates = rank_candidates(&streams, &config.download, job.language);
         if candidates.is_empty() {
             return Err(Error::NotFound(format!(
@@ -362,12 +364,12 @@ impl DownloadEngine {
         cancel: &CancellationToken,
     ) -> Result<(PathBuf, u64)> {
         let provider = self.registry.provider(&job.site)?;
-        let embed = provider.resolve_redirect(&candidate.url).await?;
+        let embed = until_cancelled(cancel, provider.resolve_redirect(&candidate.url)).await?;
         let hoster = match self.registry.hoster(&candidate.hoster) {
             Ok(h) => h,
             Err(e) => self.registry.hoster_for_url(&embed).ok_or(e)?,
         };
-        let source = hoster.extract(&embed).await?;
+        let source = until_cancelled(cancel, hoster.extract(&embed)).await?;
         let ext = match source.kind {
             MediaKind::Mp4 => "mp4",
             MediaKind::Hls => hls_container(&config.download),
@@ -514,5 +516,17 @@ async fn sync_dir(dir: Option<&Path>) {
         && let Ok(f) = tokio::fs::File::open(dir).await
     {
         let _ = f.sync_all().await;
+    }
+}
+
+/// `work`, or [`Error::Cancelled`] as soon as `cancel` fires (a hanging site must not hold up a
+/// stop or Ctrl-C until its timeouts and retries run out).
+async fn until_cancelled<T>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        result = work => result,
+        () = cancel.cancelled() => Err(Error::Cancelled),
     }
 }

@@ -4,10 +4,74 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::model::Language;
+use crate::model::{Language, SeriesKey};
 
 /// Longest path part we write, in bytes (common file systems allow 255).
 const MAX_PART_BYTES: usize = 180;
+
+/// Longest path component most file systems allow, in bytes.
+const MAX_COMPONENT_BYTES: usize = 255;
+/// Longest series name we put into a folder name, in characters.
+const MAX_SERIES_NAME_CHARS: usize = 150;
+
+/// Invisible characters that can make a name display differently from what it is: bidi
+/// embeddings, overrides and isolates, directional marks, zero-width characters and the BOM.
+pub fn is_invisible_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn cut_at_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
+/// The folder a new series gets in the library: `Name (Year)` with path separators, reserved and
+/// invisible characters removed, whitespace collapsed, no leading or trailing dots, the key when
+/// nothing is left. Short enough in bytes that even the fallback `Name (Year) [key]` fits one path
+/// component.
+pub fn series_folder_name(name: &str, year: Option<i32>, key: &SeriesKey) -> String {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !is_invisible_format_char(*c))
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trimmed = collapsed.trim_matches(|c: char| c == '.' || c.is_whitespace());
+    let mut base: String = trimmed.chars().take(MAX_SERIES_NAME_CHARS).collect();
+    let year_suffix = year.map(|y| format!(" ({y})")).unwrap_or_default();
+    let key_suffix = format!(" [{key}]").len();
+    let budget = MAX_COMPONENT_BYTES.saturating_sub(year_suffix.len() + key_suffix);
+    base = cut_at_bytes(&base, budget)
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_owned();
+    if base.is_empty() {
+        base = key.to_string();
+    }
+    match year {
+        Some(y) if !base.ends_with(&format!("({y})")) => format!("{base}{year_suffix}"),
+        _ => base,
+    }
+}
 
 /// What the template's placeholders stand for.
 #[derive(Debug, Clone)]
@@ -121,6 +185,7 @@ fn sanitize_value(v: &str) -> String {
 pub fn sanitize_part(raw: &str) -> String {
     let mut s: String = raw
         .chars()
+        .filter(|c| !is_invisible_format_char(*c))
         .map(|c| match c {
             '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
             c if c.is_control() => '_',
@@ -163,11 +228,7 @@ fn truncate_keeping_extension(s: &str, max: usize) -> String {
         Some(i) if s.len() - i <= 6 && i > 0 => &s[i..],
         _ => "",
     };
-    let mut cut = max - ext.len();
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let stem = s[..cut].trim_end_matches(['.', ' ']);
+    let stem = cut_at_bytes(s, max - ext.len()).trim_end_matches(['.', ' ']);
     format!("{stem}{ext}")
 }
 
@@ -292,6 +353,39 @@ mod tests {
         let long = format!("{}.mp4", "é".repeat(300));
         let s = sanitize_part(&long);
         assert!(s.len() <= MAX_PART_BYTES && s.ends_with(".mp4"), "{s}");
+    }
+
+    #[test]
+    fn invisible_bidi_and_zero_width_characters_are_removed() {
+        let key = SeriesKey::parse("k").unwrap();
+        let spoofed = "Evil\u{202E}4pm.exe\u{200B}\u{2066}x\u{FEFF}";
+        assert_eq!(series_folder_name(spoofed, None, &key), "Evil4pm.exex");
+        assert_eq!(sanitize_part(spoofed), "Evil4pm.exex");
+        assert_eq!(series_folder_name("\u{200B}\u{200D}", None, &key), "k");
+    }
+
+    #[test]
+    fn series_folder_names_fit_a_path_component_in_bytes() {
+        let key = SeriesKey::parse("a-long-series-key-with-many-words-in-it").unwrap();
+        let name = "Ü".repeat(130);
+        let folder = series_folder_name(&name, Some(2020), &key);
+        assert!(folder.ends_with(" (2020)"), "{folder}");
+        assert!(folder.starts_with("ÜÜÜ"), "{folder}");
+        let fallback = format!("{folder} [{key}]");
+        assert!(
+            fallback.len() <= MAX_COMPONENT_BYTES,
+            "{} bytes",
+            fallback.len()
+        );
+        assert_eq!(
+            series_folder_name("Attack on Titan", Some(2013), &key),
+            "Attack on Titan (2013)"
+        );
+        assert_eq!(
+            series_folder_name("../../etc/passwd", None, &key),
+            "etc passwd"
+        );
+        assert_eq!(series_folder_name("...", None, &key), key.as_str());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::Library;
 use super::index::{Missing, SeriesEntry};
+use crate::download::naming;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventContext};
 use crate::metadata::SeriesMetadata;
@@ -11,52 +12,9 @@ use crate::model::{EpisodeSet, SeriesInfo, SeriesKey};
 use crate::storage::now;
 use crate::storage::series::SeriesUpsert;
 
-/// Longest folder name we create, in bytes (file systems allow 255 per name).
-const MAX_FOLDER_BYTES: usize = 200;
-
-/// A folder name from a series name: no path separators, control, reserved or invisible
-/// formatting characters, no leading dots, bounded length in bytes. Never empty (falls back to
-/// the key).
+/// A folder name from a series name (see [`naming::series_folder_name`]).
 pub fn folder_name(name: &str, year: Option<i32>, key: &SeriesKey) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| match c {
-            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => ' ',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .filter(|c| !is_invisible_format(*c))
-        .collect();
-    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    let trimmed = collapsed.trim_matches(|c: char| c == '.' || c.is_whitespace());
-    let suffix = year.map(|y| format!(" ({y})")).unwrap_or_default();
-    let budget = MAX_FOLDER_BYTES - suffix.len();
-    let mut base = String::new();
-    for c in trimmed.chars() {
-        if base.len() + c.len_utf8() > budget {
-            break;
-        }
-        base.push(c);
-    }
-    let base = base.trim_end().to_owned();
-    let base = if base.is_empty() {
-        key.to_string()
-    } else {
-        base
-    };
-    match year {
-        Some(y) if !base.ends_with(&format!("({y})")) => format!("{base}{suffix}"),
-        _ => base,
-    }
-}
-
-/// Bidi overrides and zero-width characters: they make a name look like another one.
-fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
-    )
+    naming::series_folder_name(name, year, key)
 }
 
 impl Library {
@@ -143,26 +101,4 @@ fn create_folder(root: &Path, info: &SeriesInfo, site: &str) -> Result<String> {
         "no free folder name for series {}",
         info.key
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folder_names_are_safe() {
-        let key = SeriesKey::parse("k").unwrap();
-        assert_eq!(
-            folder_name("Attack on Titan", Some(2013), &key),
-            "Attack on Titan (2013)"
-        );
-        assert_eq!(folder_name("../../etc/passwd", None, &key), "etc passwd");
-        assert_eq!(folder_name("...", None, &key), "k");
-        assert_eq!(folder_name("a\u{0}b:c", None, &key), "a b c");
-        assert_eq!(folder_name("a\u{202E}b\u{200B}c", None, &key), "abc");
-        assert!(folder_name(&"x".repeat(1000), None, &key).len() <= MAX_FOLDER_BYTES);
-        let umlauts = folder_name(&"Ü".repeat(130), Some(2020), &key);
-        assert!(umlauts.len() <= MAX_FOLDER_BYTES, "{}", umlauts.len());
-        assert!(umlauts.ends_with(" (2020)"));
-    }
 }

@@ -106,6 +106,11 @@ pub struct EpisodeRequest {
     pub priority: i64,
 }
 
+/// Highest season number a request may name (0 = movies/specials).
+pub const MAX_SEASON: u32 = 1_000;
+/// Highest episode number a request may name; episodes count from 1.
+pub const MAX_EPISODE: u32 = 99_999;
+
 fn default_site() -> String {
     "aniworld".to_owned()
 }
@@ -120,6 +125,23 @@ impl EpisodeRequest {
             language: None,
             folder: None,
             priority: 0,
+        }
+    }
+
+    /// Why the season/episode numbers cannot name an episode, if they cannot.
+    pub fn number_problem(&self) -> Option<String> {
+        if self.season > MAX_SEASON {
+            Some(format!(
+                "season {} is out of range (0 to {MAX_SEASON})",
+                self.season
+            ))
+        } else if self.episode == 0 || self.episode > MAX_EPISODE {
+            Some(format!(
+                "episode {} is out of range (1 to {MAX_EPISODE})",
+                self.episode
+            ))
+        } else {
+            None
         }
     }
 
@@ -169,7 +191,83 @@ pub struct AddOutcome {
     pub skipped: Vec<SkippedEpisode>,
 }
 
-/// The whole queue at a glance.
+/// Visible items per status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QueueCounts {
+    pub pending: u64,
+    pub downloading: u64,
+    pub paused: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+impl QueueCounts {
+    pub fn add(&mut self, status: ItemStatus, n: u64) {
+        *self.slot(status) += n;
+    }
+
+    pub fn of(&self, status: ItemStatus) -> u64 {
+        match status {
+            ItemStatus::Pending => self.pending,
+            ItemStatus::Downloading => self.downloading,
+            ItemStatus::Paused => self.paused,
+            ItemStatus::Completed => self.completed,
+            ItemStatus::Failed => self.failed,
+            ItemStatus::Cancelled => self.cancelled,
+        }
+    }
+
+    /// Every visible item.
+    pub fn total(&self) -> u64 {
+        self.pending
+            + self.downloading
+            + self.paused
+            + self.completed
+            + self.failed
+            + self.cancelled
+    }
+
+    fn slot(&mut self, status: ItemStatus) -> &mut u64 {
+        match status {
+            ItemStatus::Pending => &mut self.pending,
+            ItemStatus::Downloading => &mut self.downloading,
+            ItemStatus::Paused => &mut self.paused,
+            ItemStatus::Completed => &mut self.completed,
+            ItemStatus::Failed => &mut self.failed,
+            ItemStatus::Cancelled => &mut self.cancelled,
+        }
+    }
+}
+
+/// Which items a status answer lists: one page in queue order, optionally of one status and/or
+/// one series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePage {
+    pub status: Option<ItemStatus>,
+    pub key: Option<SeriesKey>,
+    /// From 1.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl QueuePage {
+    pub const DEFAULT_PER_PAGE: u32 = 100;
+    pub const MAX_PER_PAGE: u32 = 1_000;
+}
+
+impl Default for QueuePage {
+    fn default() -> Self {
+        QueuePage {
+            status: None,
+            key: None,
+            page: 1,
+            per_page: Self::DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+/// The whole queue at a glance: complete counts and one page of items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueStatus {
     /// Started (and not stopped).
@@ -183,6 +281,10 @@ pub struct QueueStatus {
     pub completed: u64,
     pub failed: u64,
     pub cancelled: u64,
-    /// Every visible item in queue order.
+    /// Items matching the page's filters (all visible items without one).
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    /// The page's items in queue order.
     pub items: Vec<QueueItem>,
 }

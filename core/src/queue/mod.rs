@@ -22,12 +22,12 @@ use crate::events::{CallbackManager, DownloadHooks, DownloadProgress, Event, Eve
 use crate::library::Library;
 use crate::model::{Language, SeriesKey};
 use crate::registry::Registry;
-use crate::scanner::LocalEpisode;
 use crate::storage::Store;
 use crate::storage::queue::{NewQueueItem, QueueRepo};
 
 pub use crate::model::queue::{
-    AddOutcome, EpisodeRequest, ItemStatus, QueueItem, QueueStatus, SkipReason, SkippedEpisode,
+    AddOutcome, EpisodeRequest, ItemStatus, MAX_EPISODE, MAX_SEASON, QueueCounts, QueueItem,
+    QueuePage, QueueStatus, SkipReason, SkippedEpisode,
 };
 
 const FLAG_RUNNING: &str = "queue.running";
@@ -135,106 +135,101 @@ impl DownloadQueue {
     }
 
     /// Queues episodes. An episode already queued (pending, downloading or paused) or already in
-    /// the library is not added again; the answer lists those with the reason.
+    /// the library is not added again; the answer lists those with the reason. The new items are
+    /// written in one transaction.
     pub async fn add(&self, requests: Vec<EpisodeRequest>) -> Result<AddOutcome> {
+        enum Verdict {
+            Skip(SkipReason),
+            Insert(usize),
+        }
         let repo = self.repo();
+        let (folders, on_disk) = self.on_disk_all(&requests).await;
+        // What is queued already, read once per series.
+        let mut live: HashMap<&str, HashMap<(u32, u32), i64>> = HashMap::new();
+        for req in &requests {
+            if !live.contains_key(req.key.as_str()) {
+                live.insert(
+                    req.key.as_str(),
+                    repo.live_episodes(req.key.as_str()).await?,
+                );
+            }
+        }
+        let mut verdicts = Vec::with_capacity(requests.len());
+        let mut new_items = Vec::new();
+        for ((req, on_disk), folder) in requests.iter().zip(on_disk).zip(&folders) {
+            if let Some(message) = req.number_problem() {
+                verdicts.push(Verdict::Skip(SkipReason::Invalid { message }));
+                continue;
+            }
+            if let Err(e) = self.inner.registry.provider(&req.site) {
+                verdicts.push(Verdict::Skip(SkipReason::Invalid {
+                    message: e.to_string(),
+                }));
+                continue;
+            }
+            if let Some(item_id) = live
+                .get(req.key.as_str())
+                .and_then(|episodes| episodes.get(&(req.season, req.episode)))
+            {
+                verdicts.push(Verdict::Skip(SkipReason::AlreadyQueued {
+                    item_id: *item_id,
+                }));
+                continue;
+            }
+            if let Some(path) = on_disk {
+                verdicts.push(Verdict::Skip(SkipReason::OnDisk {
+                    path: path.display().to_string(),
+                }));
+                continue;
+            }
+            verdicts.push(Verdict::Insert(new_items.len()));
+            new_items.push(NewQueueItem {
+                key: req.key.as_str(),
+                site: &req.site,
+                folder: folder.as_deref(),
+                season: req.season,
+                episode: req.episode,
+                language: req.language.map(Language::as_str),
+                priority: req.priority,
+            });
+        }
+        let mut inserted = repo.insert_many(&new_items).await?;
         let mut outcome = AddOutcome::default();
-        // Each series folder is read once per call, however many of its episodes are asked for.
-        let mut files_of: HashMap<SeriesKey, Option<Vec<LocalEpisode>>> = HashMap::new();
-        for req in requests {
+        for (req, verdict) in requests.iter().zip(verdicts) {
             let skip = |reason| SkippedEpisode {
                 key: req.key.clone(),
                 season: req.season,
                 episode: req.episode,
                 reason,
             };
-            if let Err(e) = self.inner.registry.provider(&req.site) {
-                outcome.skipped.push(skip(SkipReason::Invalid {
-                    message: e.to_string(),
-                }));
-                continue;
-            }
-            if let Some(item) = repo
-                .live_for_episode(req.key.as_str(), req.season, req.episode)
-                .await?
-            {
-                outcome
-                    .skipped
-                    .push(skip(SkipReason::AlreadyQueued { item_id: item.id }));
-                continue;
-            }
-            let folder = self
-                .inner
-                .library
-                .folder_of(&req.key)
-                .or(req.folder.clone());
-            if !files_of.contains_key(&req.key) {
-                let files = self
-                    .inner
-                    .library
-                    .episodes_on_disk(&req.key, folder.as_deref())
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(key = %req.key, error = %e, "cannot tell which episodes are on disk");
-                        None
-                    });
-                files_of.insert(req.key.clone(), files);
-            }
-            let on_disk = files_of
-                .get(&req.key)
-                .and_then(Option::as_ref)
-                .and_then(|files| {
-                    files
-                        .iter()
-                        .find(|f| f.season == req.season && f.episode == req.episode)
-                });
-            if let Some(file) = on_disk {
-                outcome.skipped.push(skip(SkipReason::OnDisk {
-                    path: self
-                        .inner
-                        .library
-                        .root()
-                        .join(&file.path)
-                        .display()
-                        .to_string(),
-                }));
-                continue;
-            }
-            let language = req.language.map(Language::as_str);
-            let new = NewQueueItem {
-                key: req.key.as_str(),
-                site: &req.site,
-                folder: folder.as_deref(),
-                season: req.season,
-                episode: req.episode,
-                language,
-                priority: req.priority,
-            };
-            match repo.insert(&new).await {
-                Ok(item) => {
-                    let mut ctx = EventContext::new(item.key.clone());
-                    ctx.site = Some(item.site.clone());
-                    ctx.folder = item.folder.clone();
-                    ctx.season = Some(item.season);
-                    ctx.episode = Some(item.episode);
-                    ctx.language = item.language;
-                    self.inner.callbacks.emit(Event::DownloadQueued {
-                        item_id: item.id,
-                        context: ctx,
-                    });
-                    outcome.added.push(item);
-                }
-                Err(Error::Conflict(_)) => {
-                    let id = repo
-                        .live_for_episode(req.key.as_str(), req.season, req.episode)
-                        .await?
-                        .map(|i| i.id)
-                        .unwrap_or_default();
-                    outcome
-                        .skipped
-                        .push(skip(SkipReason::AlreadyQueued { item_id: id }));
-                }
-                Err(e) => return Err(e),
+            match verdict {
+                Verdict::Skip(reason) => outcome.skipped.push(skip(reason)),
+                Verdict::Insert(i) => match inserted[i].take() {
+                    Some(item) => {
+                        let mut ctx = EventContext::new(item.key.clone());
+                        ctx.site = Some(item.site.clone());
+                        ctx.folder = item.folder.clone();
+                        ctx.season = Some(item.season);
+                        ctx.episode = Some(item.episode);
+                        ctx.language = item.language;
+                        self.inner.callbacks.emit(Event::DownloadQueued {
+                            item_id: item.id,
+                            context: ctx,
+                        });
+                        outcome.added.push(item);
+                    }
+                    // Queued meanwhile, or twice in this request.
+                    None => {
+                        let id = repo
+                            .live_for_episode(req.key.as_str(), req.season, req.episode)
+                            .await?
+                            .map(|i| i.id)
+                            .unwrap_or_default();
+                        outcome
+                            .skipped
+                            .push(skip(SkipReason::AlreadyQueued { item_id: id }));
+                    }
+                },
             }
         }
         if !outcome.added.is_empty() {
@@ -427,8 +422,25 @@ impl DownloadQueue {
         self.repo().list().await
     }
 
+    /// Counts and the first page of items.
     pub async fn status(&self) -> Result<QueueStatus> {
-        self.inner.status().await
+        self.status_page(&QueuePage::default()).await
+    }
+
+    /// Counts (always complete) and one page of items.
+    pub async fn status_page(&self, page: &QueuePage) -> Result<QueueStatus> {
+        self.inner.status(page).await
+    }
+
+    /// Visible items per status.
+    pub async fn counts(&self) -> Result<QueueCounts> {
+        self.repo().counts().await
+    }
+
+    /// Started (and not stopped), and paused.
+    pub fn running_paused(&self) -> (bool, bool) {
+        let s = self.inner.lock();
+        (s.running, s.paused)
     }
 
     /// Waits until none of `ids` is pending, downloading or paused any more (removed counts as
@@ -472,18 +484,52 @@ impl DownloadQueue {
                 (s.running, s.paused, s.active.len())
             };
             if active == 0 {
-                let pending = self
-                    .repo()
-                    .list()
-                    .await?
-                    .iter()
-                    .any(|i| i.status == ItemStatus::Pending);
+                let pending = self.repo().has_pending().await?;
                 if !running || paused || !pending {
                     return Ok(());
                 }
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()).await;
         }
+    }
+
+    /// For each request, its series folder and the file of the episode already in it, as the
+    /// library answers (the scanner's parser); each series folder is read once per call.
+    async fn on_disk_all(
+        &self,
+        requests: &[EpisodeRequest],
+    ) -> (Vec<Option<String>>, Vec<Option<PathBuf>>) {
+        let library = &self.inner.library;
+        let root = library.root();
+        let mut files_of: HashMap<SeriesKey, Option<Vec<crate::scanner::LocalEpisode>>> =
+            HashMap::new();
+        let mut folders = Vec::with_capacity(requests.len());
+        let mut on_disk = Vec::with_capacity(requests.len());
+        for req in requests {
+            let folder = library.folder_of(&req.key).or(req.folder.clone());
+            if !files_of.contains_key(&req.key) {
+                let files = library
+                    .episodes_on_disk(&req.key, folder.as_deref())
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(key = %req.key, error = %e, "cannot tell which episodes are on disk");
+                        None
+                    });
+                files_of.insert(req.key.clone(), files);
+            }
+            let file = files_of
+                .get(&req.key)
+                .and_then(Option::as_ref)
+                .and_then(|files| {
+                    files
+                        .iter()
+                        .find(|f| f.season == req.season && f.episode == req.episode)
+                })
+                .map(|f| root.join(&f.path));
+            folders.push(folder);
+            on_disk.push(file);
+        }
+        (folders, on_disk)
     }
 
     async fn wait_inactive(&self, id: i64) {
@@ -512,36 +558,51 @@ impl Inner {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
         let inner = self.clone();
         tokio::spawn(async move {
-            if let Ok(status) = inner.status().await {
+            if let Ok(counts) = inner.store.queue().counts().await {
+                let (running, paused) = {
+                    let s = inner.lock();
+                    (s.running, s.paused)
+                };
                 inner.callbacks.emit(Event::QueueStatus {
-                    running: status.running,
-                    paused: status.paused,
-                    pending: status.pending,
-                    downloading: status.downloading,
-                    completed: status.completed,
-                    failed: status.failed,
+                    running,
+                    paused,
+                    pending: counts.pending,
+                    downloading: counts.downloading,
+                    completed: counts.completed,
+                    failed: counts.failed,
                 });
             }
         });
     }
 
-    async fn status(&self) -> Result<QueueStatus> {
-        let items = self.store.queue().list().await?;
+    async fn status(&self, page: &QueuePage) -> Result<QueueStatus> {
+        let repo = self.store.queue();
+        let counts = repo.counts().await?;
+        let per_page = page.per_page.clamp(1, QueuePage::MAX_PER_PAGE);
+        let offset = u64::from(page.page.max(1) - 1) * u64::from(per_page);
+        let key = page.key.as_ref().map(|k| k.as_str());
+        let items = repo.page(page.status, key, offset, per_page).await?;
+        let total = match key {
+            Some(key) => repo.count_of_series(page.status, key).await?,
+            None => page.status.map_or(counts.total(), |s| counts.of(s)),
+        };
         let (running, paused) = {
             let s = self.lock();
             (s.running, s.paused)
         };
-        let count = |st: ItemStatus| items.iter().filter(|i| i.status == st).count() as u64;
         Ok(QueueStatus {
             running,
             paused,
             max_parallel: self.config().download.max_parallel.max(1),
-            pending: count(ItemStatus::Pending),
-            downloading: count(ItemStatus::Downloading),
-            paused_items: count(ItemStatus::Paused),
-            completed: count(ItemStatus::Completed),
-            failed: count(ItemStatus::Failed),
-            cancelled: count(ItemStatus::Cancelled),
+            pending: counts.pending,
+            downloading: counts.downloading,
+            paused_items: counts.paused,
+            completed: counts.completed,
+            failed: counts.failed,
+            cancelled: counts.cancelled,
+            total,
+            page: page.page.max(1),
+            per_page,
             items,
         })
     }

@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use super::{Store, now};
 use crate::error::{Error, Result};
-use crate::model::queue::{ItemStatus, QueueItem};
+use crate::model::queue::{ItemStatus, QueueCounts, QueueItem};
 
 /// Statuses that hold an episode's single live queue slot.
 const LIVE: &str = "('pending','downloading','paused')";
@@ -73,6 +73,18 @@ pub struct NewQueueItem<'a> {
     pub priority: i64,
 }
 
+/// `AND ...` conditions for the optional status and key filters (bound in that order).
+fn filter_sql(status: Option<ItemStatus>, key: Option<&str>) -> String {
+    let mut sql = String::new();
+    if status.is_some() {
+        sql.push_str(" AND status = ?");
+    }
+    if key.is_some() {
+        sql.push_str(" AND key = ?");
+    }
+    sql
+}
+
 /// Repository over `queue_items`. Soft-deleted rows (`deleted_at`) are invisible.
 #[derive(Clone, Debug)]
 pub struct QueueRepo {
@@ -94,6 +106,30 @@ impl Store {
 impl QueueRepo {
     fn pool(&self) -> &sqlx::SqlitePool {
         self.store.pool()
+    }
+
+    /// The live (pending/downloading/paused) items of one series: (season, episode) → item id.
+    pub async fn live_episodes(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::HashMap<(u32, u32), i64>> {
+        let sql = format!(
+            "SELECT season, episode, id FROM queue_items WHERE key = ? \
+             AND deleted_at IS NULL AND status IN {LIVE}"
+        );
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(key)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, e, id)| {
+                (
+                    (u32::try_from(s).unwrap_or(0), u32::try_from(e).unwrap_or(0)),
+                    id,
+                )
+            })
+            .collect())
     }
 
     /// The live (pending/downloading/paused) item of an episode, if any.
@@ -158,6 +194,114 @@ impl QueueRepo {
             .into_item()
     }
 
+    /// Inserts pending items at the end of the queue in one transaction, in the given order.
+    /// Each entry is the new item, or `None` when the episode is already live.
+    pub async fn insert_many(&self, items: &[NewQueueItem<'_>]) -> Result<Vec<Option<QueueItem>>> {
+        let ts = now();
+        let mut tx = self.pool().begin().await?;
+        let (last,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM queue_items")
+            .fetch_one(&mut *tx)
+            .await?;
+        let sql = format!(
+            "INSERT INTO queue_items (key, site, folder, season, episode, language, status, priority, \
+             position, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING {COLUMNS}"
+        );
+        let mut out = Vec::with_capacity(items.len());
+        let mut position = last;
+        for item in items {
+            position += 1;
+            let inserted = sqlx::query_as::<_, QueueRow>(&sql)
+                .bind(item.key)
+                .bind(item.site)
+                .bind(item.folder)
+                .bind(i64::from(item.season))
+                .bind(i64::from(item.episode))
+                .bind(item.language)
+                .bind(item.priority)
+                .bind(position)
+                .bind(ts)
+                .bind(ts)
+                .fetch_one(&mut *tx)
+                .await;
+            match inserted {
+                Ok(row) => out.push(Some(row.into_item()?)),
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => out.push(None),
+                Err(e) => return Err(Error::Database(e)),
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Visible items per status, counted by the database.
+    pub async fn counts(&self) -> Result<QueueCounts> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM queue_items WHERE deleted_at IS NULL GROUP BY status",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut counts = QueueCounts::default();
+        for (status, n) in rows {
+            counts.add(status.parse()?, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    /// One page of visible items in queue order, optionally of one status and/or one series.
+    pub async fn page(
+        &self,
+        status: Option<ItemStatus>,
+        key: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<QueueItem>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM queue_items WHERE deleted_at IS NULL {} \
+             ORDER BY priority DESC, position ASC, id ASC LIMIT ? OFFSET ?",
+            filter_sql(status, key)
+        );
+        let mut query = sqlx::query_as::<_, QueueRow>(&sql);
+        if let Some(status) = status {
+            query = query.bind(status.as_str());
+        }
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        query
+            .bind(i64::from(limit))
+            .bind(to_i64(offset))
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(QueueRow::into_item)
+            .collect()
+    }
+
+    /// Visible items of one series (optionally of one status only).
+    pub async fn count_of_series(&self, status: Option<ItemStatus>, key: &str) -> Result<u64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM queue_items WHERE deleted_at IS NULL {}",
+            filter_sql(status, Some(key))
+        );
+        let mut query = sqlx::query_as::<_, (i64,)>(&sql);
+        if let Some(status) = status {
+            query = query.bind(status.as_str());
+        }
+        let (n,) = query.bind(key).fetch_one(self.pool()).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether any visible item is pending.
+    pub async fn has_pending(&self) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM queue_items WHERE deleted_at IS NULL AND status = 'pending' LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Every visible item in queue order (priority first, then position).
     pub async fn list(&self) -> Result<Vec<QueueItem>> {
         let sql = format!(
@@ -172,12 +316,27 @@ impl QueueRepo {
             .collect()
     }
 
-    /// The next pending item that is not in `exclude`.
+    /// The next pending item in queue order that is not in `exclude`.
     pub async fn next_pending(&self, exclude: &[i64]) -> Result<Option<QueueItem>> {
-        let items = self.list().await?;
-        Ok(items
-            .into_iter()
-            .find(|i| i.status == ItemStatus::Pending && !exclude.contains(&i.id)))
+        let placeholders = vec!["?"; exclude.len()].join(",");
+        let not_in = if exclude.is_empty() {
+            String::new()
+        } else {
+            format!("AND id NOT IN ({placeholders})")
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM queue_items WHERE deleted_at IS NULL AND status = 'pending' \
+             {not_in} ORDER BY priority DESC, position ASC, id ASC LIMIT 1"
+        );
+        let mut query = sqlx::query_as::<_, QueueRow>(&sql);
+        for id in exclude {
+            query = query.bind(id);
+        }
+        query
+            .fetch_optional(self.pool())
+            .await?
+            .map(QueueRow::into_item)
+            .transpose()
     }
 
     pub async fn set_status(&self, id: i64, status: ItemStatus) -> Result<()> {

@@ -10,7 +10,7 @@ use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
 use crate::config_file;
 use crate::error::{ApiError, ApiResult};
-use aniworld_core::config::{Config, ConnectionConfig};
+use aniworld_core::config::{Config, ConnectionConfig, json_pointer};
 use aniworld_core::connections::redacted_url;
 
 const REDACTED: &str = "***";
@@ -129,8 +129,56 @@ fn to_doc(config: &Config) -> ApiResult<ConfigDoc> {
             }
         }
     }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::internal(format!("config does not fit its API schema: {e}")))
+    let mut doc: ConfigDoc = serde_json::from_value(value)
+        .map_err(|e| ApiError::internal(format!("config does not fit its API schema: {e}")))?;
+    doc.read_only = Some(Config::file_only_keys());
+    Ok(doc)
+}
+
+/// The error for a change to a key that loads code or exposes the server.
+fn read_only_error(key: &str) -> ApiError {
+    ApiError::read_only(
+        key,
+        format!(
+            "{key} cannot be changed through the API (it loads code or exposes the server); \
+             set it in config.json or with the environment variable {}",
+            aniworld_core::config::env_var_for(key)
+        ),
+    )
+}
+
+/// Refuses a patch that changes a file-only key. A value equal to the file's or to the one in
+/// effect (environment or command-line override, shown by GET) is no change: a client may send
+/// back the whole document it read.
+fn check_file_only_keys(state: &AppState, patch: &serde_json::Value) -> ApiResult<()> {
+    let file = config_file::read_document(state.data_dir())?;
+    let effective = serde_json::to_value(to_doc(&state.config())?)
+        .map_err(|e| ApiError::internal(format!("config document does not serialise: {e}")))?;
+    for key in Config::file_only_keys() {
+        let Some(sent) = json_pointer(patch, &key) else {
+            continue;
+        };
+        let same_as = |doc: &serde_json::Value| {
+            json_pointer(doc, &key).is_some_and(|v| {
+                v == sent
+                    || v.as_str()
+                        .is_some_and(|s| sent.as_str() == Some(&redact_url(s)))
+            })
+        };
+        if !(same_as(&file) || same_as(&effective)) {
+            return Err(read_only_error(&key));
+        }
+    }
+    Ok(())
+}
+
+/// A request document as JSON, without the answer-only `read_only` list.
+fn patch_value(doc: &ConfigDoc) -> serde_json::Value {
+    let mut value = serde_json::to_value(doc).expect("config document serialises");
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("read_only");
+    }
+    value
 }
 
 /// Recursive merge: objects key by key, anything else replaced.
@@ -150,11 +198,21 @@ fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
     }
 }
 
-/// The file's document with `patch` merged in, parsed and validated. Redacted secrets sent back
-/// unchanged keep the stored value. A `providers.<id>.headers` map that is sent replaces the
-/// stored one (so a header can be removed).
-fn merged_config(state: &AppState, patch: ConfigDoc) -> Result<Config, aniworld_core::Error> {
+/// The file's document with `patch` merged in, parsed and validated. File-only keys are left
+/// out of the merge: [`check_file_only_keys`] has made sure they are unchanged, and dropping them
+/// keeps command-line and environment overrides (and redacted passwords) out of the file.
+/// Redacted secrets sent back unchanged keep the stored value. A `providers.<id>.headers` map
+/// that is sent replaces the stored one (so a header can be removed).
+fn merged_config(state: &AppState, mut patch: ConfigDoc) -> Result<Config, aniworld_core::Error> {
+    patch.read_only = None;
     let mut patch = serde_json::to_value(patch).expect("config document serialises");
+    for key in Config::file_only_keys() {
+        if let Some((section, field)) = key.split_once('.')
+            && let Some(obj) = patch.get_mut(section).and_then(|v| v.as_object_mut())
+        {
+            obj.remove(field);
+        }
+    }
     let mut base = config_file::read_document(state.data_dir())?;
     for pointer in url_pointers(&patch) {
         let stored = base
@@ -283,6 +341,7 @@ impl ConfigApi {
         body: Json<ConfigDoc>,
     ) -> ApiResult<Json<ConfigSaved>> {
         let _guard = state.config_write_lock().await;
+        check_file_only_keys(&state, &patch_value(&body.0))?;
         let config = merged_config(&state, body.0)?;
         let backup = config_file::save(&config, state.data_dir())?;
         state.reload_config().await?;
@@ -300,6 +359,19 @@ impl ConfigApi {
         state: Data<&AppState>,
         body: Json<ConfigDoc>,
     ) -> ApiResult<Json<ConfigValidation>> {
+        if let Err(e) = check_file_only_keys(&state, &patch_value(&body.0)) {
+            let b = e.body();
+            return Ok(Json(ConfigValidation {
+                valid: false,
+                field: b
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.get("field"))
+                    .and_then(|f| f.as_str())
+                    .map(str::to_owned),
+                message: Some(b.message.clone()),
+            }));
+        }
         Ok(Json(validation_of(merged_config(&state, body.0))))
     }
 
@@ -342,6 +414,11 @@ impl ConfigApi {
         name: Path<String>,
     ) -> ApiResult<Json<ConfigSaved>> {
         let _guard = state.config_write_lock().await;
+        let backup = config_file::read_backup(state.data_dir(), &name.0)?;
+        let current = config_file::from_value(config_file::read_document(state.data_dir())?)?;
+        if let Some(key) = current.file_only_change(&backup) {
+            return Err(read_only_error(&key));
+        }
         let before = config_file::list_backups(state.data_dir())?;
         config_file::restore_backup(state.data_dir(), &name.0)?;
         let after = config_file::list_backups(state.data_dir())?;
@@ -429,7 +506,7 @@ mod tests {
     fn api_schema_covers_every_config_key() {
         // A key the core adds but this schema lacks would silently vanish from GET.
         let core = serde_json::to_value(Config::default()).unwrap();
-        let doc = serde_json::to_value(to_doc(&Config::default()).unwrap()).unwrap();
+        let doc = patch_value(&to_doc(&Config::default()).unwrap());
         assert_eq!(core, doc);
     }
 }

@@ -46,6 +46,11 @@ pub struct ConfigDoc {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<Vec<ConnectionSection>>,
+    /// Keys that can only be set in `config.json` or the environment (they load code or expose the
+    /// server). Sent in answers; ignored in requests, where changing one of these keys is refused.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<Vec<String>>,
 }
 
 macro_rules! section {
@@ -134,6 +139,10 @@ section!(ServerSection "ServerConfig" {
     body_limit: u64,
     /// Request timeout, seconds.
     request_timeout: u64,
+    /// Seconds a client has to send a complete request header (also the keep-alive idle timeout).
+    header_read_timeout: u64,
+    /// Open connections at most.
+    max_connections: u32,
 });
 
 section!(DatabaseSection "DatabaseConfig" {

@@ -2,12 +2,13 @@
 
 use aniworld_core::model::{Language, SeriesKey};
 use aniworld_core::queue::{
-    AddOutcome, DownloadQueue, EpisodeRequest, QueueItem, QueueStatus, SkipReason,
+    AddOutcome, DownloadQueue, EpisodeRequest, ItemStatus, MAX_EPISODE, MAX_SEASON, QueueItem,
+    QueuePage, QueueStatus, SkipReason,
 };
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
@@ -83,7 +84,12 @@ pub struct QueueStatusView {
     pub completed: u64,
     pub failed: u64,
     pub cancelled: u64,
-    /// Every visible item in queue order.
+    /// Items matching the `status`/`key` filters (every visible item without one): the pages' total.
+    pub total: u64,
+    /// 1-based page number of `items`.
+    pub page: u32,
+    pub per_page: u32,
+    /// One page of the items, in queue order.
     pub items: Vec<QueueItemView>,
 }
 
@@ -99,7 +105,35 @@ impl From<QueueStatus> for QueueStatusView {
             completed: s.completed,
             failed: s.failed,
             cancelled: s.cancelled,
+            total: s.total,
+            page: s.page,
+            per_page: s.per_page,
             items: s.items.into_iter().map(QueueItemView::from).collect(),
+        }
+    }
+}
+
+/// A queue item's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum QueueItemStatus {
+    Pending,
+    Downloading,
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl From<QueueItemStatus> for ItemStatus {
+    fn from(s: QueueItemStatus) -> Self {
+        match s {
+            QueueItemStatus::Pending => ItemStatus::Pending,
+            QueueItemStatus::Downloading => ItemStatus::Downloading,
+            QueueItemStatus::Paused => ItemStatus::Paused,
+            QueueItemStatus::Completed => ItemStatus::Completed,
+            QueueItemStatus::Failed => ItemStatus::Failed,
+            QueueItemStatus::Cancelled => ItemStatus::Cancelled,
         }
     }
 }
@@ -109,8 +143,9 @@ pub struct EpisodeToQueue {
     pub key: String,
     /// Provider id; taken from the library (or `aniworld`) when absent.
     pub site: Option<String>,
-    /// 0 = movies/specials.
+    /// 0 = movies/specials; at most 1000.
     pub season: u32,
+    /// From 1 (at most 99999).
     pub episode: u32,
     /// Force a language (`German Dub`, `German Sub`, `English Sub`, `English Dub`); else the
     /// configured preference decides.
@@ -206,18 +241,58 @@ async fn status_view(q: &DownloadQueue) -> ApiResult<Json<QueueStatusView>> {
     Ok(Json(q.status().await?.into()))
 }
 
+/// The page a status request asks for; errors name the bad parameter.
+fn queue_page(
+    page: Option<u32>,
+    per_page: Option<u32>,
+    status: Option<QueueItemStatus>,
+    key: Option<String>,
+) -> ApiResult<QueuePage> {
+    let key = key
+        .map(|k| SeriesKey::parse(&k))
+        .transpose()
+        .map_err(|e| ApiError::invalid("key", e.to_string()))?;
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(QueuePage::DEFAULT_PER_PAGE);
+    if page == 0 {
+        return Err(ApiError::invalid("page", "pages start at 1"));
+    }
+    if per_page == 0 || per_page > QueuePage::MAX_PER_PAGE {
+        return Err(ApiError::invalid(
+            "per_page",
+            format!("must be between 1 and {}", QueuePage::MAX_PER_PAGE),
+        ));
+    }
+    Ok(QueuePage {
+        status: status.map(ItemStatus::from),
+        key,
+        page,
+        per_page,
+    })
+}
+
 pub struct QueueApi;
 
 #[OpenApi(prefix_path = "/api/queue", tag = "ApiTags::Queue")]
 impl QueueApi {
-    /// The queue's state and every item in order.
+    /// The queue's state: counts per status (always complete) and one page of the items in queue
+    /// order.
     #[oai(path = "/status", method = "get", operation_id = "queue_status")]
     async fn status(
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
+        /// 1-based page number.
+        page: Query<Option<u32>>,
+        /// Items per page (1 to 1000, default 100).
+        per_page: Query<Option<u32>>,
+        /// Only items in this state.
+        status: Query<Option<QueueItemStatus>>,
+        /// Only items of this series.
+        key: Query<Option<String>>,
     ) -> ApiResult<Json<QueueStatusView>> {
-        status_view(queue(&state)?).await
+        let page = queue_page(page.0, per_page.0, status.0, key.0)?;
+        Ok(Json(queue(&state)?.status_page(&page).await?.into()))
     }
 
     /// Queues episodes. Episodes already queued or already in the library are not added twice;
@@ -238,6 +313,8 @@ impl QueueApi {
             ));
         }
         let mut requests = Vec::with_capacity(episodes.len());
+        // One library lookup per series, however many of its episodes are queued.
+        let mut known_series = std::collections::HashMap::new();
         for (i, e) in episodes.into_iter().enumerate() {
             let key = SeriesKey::parse(&e.key)
                 .map_err(|err| ApiError::invalid(&format!("episodes[{i}].key"), err.to_string()))?;
@@ -249,11 +326,30 @@ impl QueueApi {
                 .map_err(|err| {
                     ApiError::invalid(&format!("episodes[{i}].language"), err.to_string())
                 })?;
-            let known = state.store().series().get_by_key(&key).await?;
+            let known = match known_series.get(&key) {
+                Some(known) => Option::clone(known),
+                None => {
+                    let found = state.store().series().get_by_key(&key).await?;
+                    known_series.insert(key.clone(), found.clone());
+                    found
+                }
+            };
             let site = e
                 .site
                 .or_else(|| known.as_ref().map(|r| r.site.clone()))
                 .unwrap_or_else(|| "aniworld".to_owned());
+            if e.season > MAX_SEASON {
+                return Err(ApiError::invalid(
+                    &format!("episodes[{i}].season"),
+                    format!("season {} is out of range (0 to {MAX_SEASON})", e.season),
+                ));
+            }
+            if e.episode == 0 || e.episode > MAX_EPISODE {
+                return Err(ApiError::invalid(
+                    &format!("episodes[{i}].episode"),
+                    format!("episode {} is out of range (1 to {MAX_EPISODE})", e.episode),
+                ));
+            }
             let mut request = EpisodeRequest::new(key, site, e.season, e.episode);
             request.language = language;
             request.priority = e.priority.unwrap_or(0);

@@ -67,7 +67,12 @@ pub fn parse_episodes(spec: &str) -> Result<Vec<u32>, String> {
     Ok(out.into_iter().collect())
 }
 
-pub async fn run(args: DownloadArgs) -> CliResult {
+/// Downloads until done or the first Ctrl-C (`interrupt`): then running downloads stop with their
+/// partial files kept and go back to pending for the next run.
+pub async fn run(
+    args: DownloadArgs,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> CliResult {
     let key = SeriesKey::parse(&args.key).map_err(|e| CliError::usage(e.to_string()))?;
     let episodes = parse_episodes(&args.episodes).map_err(CliError::usage)?;
     let language: Option<Language> = args
@@ -143,17 +148,14 @@ pub async fn run(args: DownloadArgs) -> CliResult {
     queue.start().await?;
     let finished = tokio::select! {
         r = queue.wait_finished(&wait_for) => Some(r?),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupt => None,
     };
     // Stops whatever still runs (other queued items included); partial files stay resumable.
     queue.shutdown().await?;
     ui.abort();
     let Some(finished) = finished else {
         eprintln!("interrupted: partial files kept; run the same command again to resume");
-        return Err(CliError {
-            message: "interrupted".to_owned(),
-            code: 130,
-        });
+        return Err(CliError::interrupted());
     };
     summary(&finished, skipped_on_disk)
 }
@@ -208,14 +210,40 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// One bar per running episode, fed by queue events (bars are hidden when stderr is no terminal).
+/// The looks of one episode's line.
+struct Styles {
+    /// Started, size not known yet: a spinner and the bytes so far, no bar (a bar without a
+    /// length would be drawn full).
+    starting: ProgressStyle,
+    /// Size known: the bar.
+    bar: ProgressStyle,
+    done: ProgressStyle,
+    /// Failed: the reason, no bar.
+    failed: ProgressStyle,
+}
+
+impl Styles {
+    fn new() -> Self {
+        let style = |template: &str| {
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+        };
+        Styles {
+            starting: style("{prefix:>18} {spinner} {bytes:>10} {binary_bytes_per_sec:>12} {msg}"),
+            bar: style(
+                "{prefix:>18} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} eta {eta}",
+            )
+            .progress_chars("=> "),
+            done: style("{prefix:>18} done {total_bytes}"),
+            failed: style("{prefix:>18} failed: {msg}"),
+        }
+    }
+}
+
+/// One line per started episode, fed by queue events (hidden when stderr is no terminal).
+/// Episodes not started yet have no line; a failed one shows why, not a bar.
 async fn show_progress(mut events: mpsc::UnboundedReceiver<Event>) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-    let style = ProgressStyle::with_template(
-        "{prefix:>18} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let styles = Styles::new();
     let mut bars: HashMap<i64, ProgressBar> = HashMap::new();
     let mut names: BTreeMap<i64, String> = BTreeMap::new();
     while let Some(event) = events.recv().await {
@@ -226,29 +254,38 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<Event>) {
                     context.season.unwrap_or(0),
                     context.episode.unwrap_or(0)
                 );
-                let bar = multi.add(ProgressBar::new(0));
-                bar.set_style(style.clone());
+                let bar = multi.add(ProgressBar::no_length());
+                bar.set_style(styles.starting.clone());
                 bar.set_prefix(name.clone());
+                bar.set_message("starting");
                 bar.enable_steady_tick(Duration::from_millis(250));
                 names.insert(item_id, name);
                 bars.insert(item_id, bar);
             }
             Event::DownloadProgress { progress, .. } => {
                 if let Some(bar) = bars.get(&progress.item_id) {
-                    if let Some(total) = progress.total {
-                        bar.set_length(total);
+                    match progress.total.filter(|t| *t > 0) {
+                        Some(total) if bar.length() != Some(total) => {
+                            bar.set_style(styles.bar.clone());
+                            bar.set_length(total);
+                        }
+                        Some(_) => {}
+                        None => bar.set_message(""),
                     }
                     bar.set_position(progress.bytes);
                 }
             }
             Event::DownloadCompleted { item_id, size, .. } => {
                 if let Some(bar) = bars.remove(&item_id) {
+                    bar.set_style(styles.done.clone());
                     bar.set_length(size);
-                    bar.finish_with_message("done");
+                    bar.set_position(size);
+                    bar.finish();
                 }
             }
             Event::DownloadFailed { item_id, error, .. } => {
                 if let Some(bar) = bars.remove(&item_id) {
+                    bar.set_style(styles.failed.clone());
                     bar.abandon_with_message(error);
                 }
             }

@@ -72,6 +72,14 @@ impl CliError {
         }
     }
 
+    /// Ended by Ctrl-C (the shell's code for SIGINT).
+    pub fn interrupted() -> Self {
+        CliError {
+            message: "interrupted".to_owned(),
+            code: 130,
+        }
+    }
+
     pub fn usage(message: impl Into<String>) -> Self {
         CliError {
             message: message.into(),
@@ -89,12 +97,69 @@ impl From<aniworld_core::Error> for CliError {
 pub type CliResult = Result<(), CliError>;
 
 pub fn init_tracing(filter: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person watching; log files and pipes get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// Ctrl-C for every command: the first one asks the command to stop (the returned receiver turns
+/// `true`), a second one ends the process at once with code 130.
+fn watch_interrupts() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        // One signal stream for both presses, so a quick second Ctrl-C is not missed.
+        #[cfg(unix)]
+        let Ok(mut interrupts) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        else {
+            return;
+        };
+        #[cfg(unix)]
+        let first = interrupts.recv().await.is_some();
+        #[cfg(not(unix))]
+        let first = tokio::signal::ctrl_c().await.is_ok();
+        if !first {
+            return;
+        }
+        let _ = tx.send(true);
+        eprintln!("\ninterrupted: stopping (press Ctrl-C again to quit at once)");
+        #[cfg(unix)]
+        let second = interrupts.recv().await.is_some();
+        #[cfg(not(unix))]
+        let second = tokio::signal::ctrl_c().await.is_ok();
+        if second {
+            eprintln!("aborted");
+            std::process::exit(130);
+        }
+    });
+    rx
+}
+
+/// Resolves once the first Ctrl-C arrived.
+pub async fn interrupted(mut rx: tokio::sync::watch::Receiver<bool>) {
+    if rx.wait_for(|v| *v).await.is_err() {
+        // Nobody watches Ctrl-C (no signal handler could be set up): never.
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run_quick(command: Command) -> CliResult {
+    match command {
+        Command::Scan(a) => scan::run(a).await,
+        Command::Search(a) => search::run(a).await,
+        Command::Info(a) => info::run(a).await,
+        Command::Resolve(a) => resolve::run(a).await,
+        Command::Openapi(a) => openapi::run(a).await,
+        Command::Serve(_) | Command::Download(_) => {
+            unreachable!("serve and download handle Ctrl-C themselves")
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -111,14 +176,16 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        let stop = interrupted(watch_interrupts());
         match cli.command {
-            Command::Serve(a) => serve::run(a).await,
-            Command::Scan(a) => scan::run(a).await,
-            Command::Search(a) => search::run(a).await,
-            Command::Info(a) => info::run(a).await,
-            Command::Resolve(a) => resolve::run(a).await,
-            Command::Download(a) => download::run(a).await,
-            Command::Openapi(a) => openapi::run(a).await,
+            // These two stop cleanly on the first Ctrl-C themselves.
+            Command::Serve(a) => serve::run(a, stop).await,
+            Command::Download(a) => download::run(a, stop).await,
+            // The others only wait for sites and files: they end at once.
+            other => tokio::select! {
+                r = run_quick(other) => r,
+                () = stop => Err(CliError::interrupted()),
+            },
         }
     });
     match result {

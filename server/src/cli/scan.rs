@@ -94,36 +94,44 @@ pub async fn run(args: ScanArgs) -> CliResult {
         .map_err(|e| CliError::new(format!("scanning {} failed: {e}", library.display())))?;
     let report = &scan.report;
 
-    let missing = if args.offline {
-        vec![None; report.series.len()]
+    let (missing, provider_warnings) = if args.offline {
+        (vec![None; report.series.len()], Vec::new())
     } else {
         missing_from_providers(&runtime, &report.series).await
     };
 
-    for w in &report.warnings {
-        eprintln!("warning: {}: {}", w.path.display(), w.message);
+    // Every warning printed is counted in the summary.
+    let warnings: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.path.display(), w.message))
+        .chain(provider_warnings)
+        .collect();
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
     if args.json {
         print_json(report, &missing)
     } else {
-        print_table(report, &missing);
+        print_table(report, &missing, warnings.len());
         Ok(())
     }
 }
 
+/// What each series lacks, in the order of `series`, and a warning per series whose provider failed.
+type MissingReport = (Vec<Option<Vec<MissingEpisode>>>, Vec<String>);
+
 /// The episodes each series lacks according to its provider (`None` for unmatched folders and for
-/// series whose provider failed: those get a warning on stderr), in the order of `series`.
+/// series whose provider failed: those get a warning), in the order of `series`.
 /// Providers are asked only about series whose catalogue entry is older than `cache.series_ttl`.
-async fn missing_from_providers(
-    runtime: &Runtime,
-    series: &[ScannedSeries],
-) -> Vec<Option<Vec<MissingEpisode>>> {
+async fn missing_from_providers(runtime: &Runtime, series: &[ScannedSeries]) -> MissingReport {
     let wanted: Vec<(String, SeriesKey)> = series
         .iter()
         .filter_map(|s| Some((s.site.clone()?, s.key.clone()?)))
         .collect();
     let failures = runtime.library.refresh_catalogue(wanted).await;
-    series
+    let mut warnings = Vec::new();
+    let missing = series
         .iter()
         .map(|s| {
             let key = s.key.as_ref()?;
@@ -132,10 +140,10 @@ async fn missing_from_providers(
                 .iter()
                 .find(|((fs, fk), _)| fs == site && fk == key)
             {
-                eprintln!(
-                    "warning: {}: cannot list missing episodes: {}",
+                warnings.push(format!(
+                    "{}: cannot list missing episodes: {}",
                     s.folder, f.message
-                );
+                ));
                 return None;
             }
             let entry = runtime.library.get(key).filter(|e| e.folder == s.folder)?;
@@ -148,7 +156,8 @@ async fn missing_from_providers(
                     .collect(),
             )
         })
-        .collect()
+        .collect();
+    (missing, warnings)
 }
 
 fn resolve_library(data_dir: Option<&Path>, path: &Path) -> PathBuf {
@@ -197,7 +206,7 @@ fn print_json(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) -> C
     Ok(())
 }
 
-fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) {
+fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>], warnings: usize) {
     let mut rows: Vec<[String; 6]> = vec![[
         "FOLDER".into(),
         "KEY".into(),
@@ -262,7 +271,7 @@ fn print_table(report: &ScanReport, missing: &[Option<Vec<MissingEpisode>>]) {
         unmatched,
         episodes,
         unparsed,
-        report.warnings.len(),
+        warnings,
         report.folders_rescanned,
         report.folders_unchanged
     );

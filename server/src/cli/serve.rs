@@ -19,11 +19,8 @@ pub struct ServeArgs {
     pub bind: Option<String>,
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on the first Ctrl-C (`interrupt`) or SIGTERM.
+async fn shutdown_signal(interrupt: impl std::future::Future<Output = ()>) {
     #[cfg(unix)]
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -36,14 +33,18 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
+        () = interrupt => {},
         () = term => {},
     }
     tracing::info!("shutdown requested");
     eprintln!("aniworld: shutting down");
 }
 
-pub async fn run(args: ServeArgs) -> CliResult {
+/// Serves until the first Ctrl-C (`interrupt`) or SIGTERM, then shuts down gracefully.
+pub async fn run(
+    args: ServeArgs,
+    interrupt: impl std::future::Future<Output = ()> + Send + 'static,
+) -> CliResult {
     let app = App::build(AppOptions {
         data_dir: args.data.data_dir,
         library: args.library,
@@ -51,7 +52,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
     })
     .await?;
     let bind = app.state.config().server.bind.clone();
-    app.serve(&bind, shutdown_signal())
+    app.serve(&bind, shutdown_signal(interrupt))
         .await
         .map_err(|e| CliError::new(format!("cannot serve on {bind}: {e}")))
 }

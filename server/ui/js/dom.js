@@ -11,6 +11,9 @@ export function h(tag, attrs, ...children) {
         el.addEventListener(name.slice(2), value);
       } else if (name === 'class') {
         el.className = value;
+      } else if (name === 'style') {
+        // Through the CSSOM: the Content-Security-Policy refuses inline style attributes.
+        el.style.cssText = String(value);
       } else if (name === 'dataset') {
         Object.assign(el.dataset, value);
       } else if (name === 'value' && 'value' in el) {

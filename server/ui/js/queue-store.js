@@ -1,9 +1,13 @@
-// The download queue as the page knows it: loaded once from `/api/queue/status`, then kept current
-// by WebSocket events only (no polling). Reloaded after a reconnect, since events may have been missed.
+// The download queue as the page knows it: the first page of `/api/queue/status` (more on request)
+// and the server's complete counts, then kept current by WebSocket events only (no polling).
+// Reloaded after a reconnect, since events may have been missed.
 
 import { api, listOf } from './api.js';
 import { live } from './ws.js';
 
+/** Items per page asked from the server. */
+export const QUEUE_PAGE_SIZE = 100;
+const COUNTED = ['pending', 'downloading', 'paused', 'completed', 'failed', 'cancelled'];
 const STATUS_ARRAYS = ['pending', 'queued', 'downloading', 'active', 'running', 'paused', 'completed', 'done', 'failed'];
 
 /** One queue item in the page's own shape, whatever nesting the server used. */
@@ -59,6 +63,11 @@ class QueueStore {
     this.loaded = false;
     this.loading = null;
     this.listeners = new Set();
+    /** The server's counts per status (complete, unlike `items`), once known. */
+    this.serverCounts = null;
+    /** Items the server has in total, and how many pages of them are loaded. */
+    this.total = null;
+    this.pages = 0;
     live.on((type, data) => this.apply(type, data));
   }
 
@@ -76,10 +85,51 @@ class QueueStore {
   load(force = false) {
     if (this.loaded && !force) return Promise.resolve(this);
     if (this.loading) return this.loading;
-    this.loading = api('GET', '/queue/status')
+    this.loading = api('GET', '/queue/status', { query: { per_page: QUEUE_PAGE_SIZE } })
       .then((data) => { this.replaceState(data); return this; })
       .finally(() => { this.loading = null; });
     return this.loading;
+  }
+
+  /** Whether the server has items beyond the loaded pages. */
+  hasMore() {
+    return typeof this.total === 'number' && this.pages * QUEUE_PAGE_SIZE < this.total;
+  }
+
+  /** Loads the next page and adds its items. */
+  async loadMore() {
+    const data = await api('GET', '/queue/status', { query: { page: this.pages + 1, per_page: QUEUE_PAGE_SIZE } });
+    this.mergeItems(listOf(data, 'items', 'queue'));
+    this.applyCounts(data);
+    if (typeof data?.total === 'number') this.total = data.total;
+    this.pages += 1;
+    this.emit();
+  }
+
+  /** Loads every item of one series (the series page shows which of its episodes are queued). */
+  async loadSeries(key) {
+    const data = await api('GET', '/queue/status', { query: { key, per_page: 1000 } });
+    this.mergeItems(listOf(data, 'items', 'queue'));
+    this.applyCounts(data);
+    this.emit();
+  }
+
+  mergeItems(list) {
+    for (const raw of list) {
+      const item = normalizeItem(raw);
+      if (item.id !== undefined) this.items.set(String(item.id), item);
+    }
+  }
+
+  applyCounts(d) {
+    if (!d || typeof d !== 'object') return;
+    const counts = { ...(this.serverCounts || {}) };
+    let any = false;
+    for (const name of COUNTED) {
+      const v = name === 'paused' ? (d.paused_items ?? (typeof d.paused === 'number' ? d.paused : undefined)) : d[name];
+      if (typeof v === 'number') { counts[name] = v; any = true; }
+    }
+    if (any) this.serverCounts = counts;
   }
 
   replaceState(data) {
@@ -95,6 +145,9 @@ class QueueStore {
     }
     this.items = items;
     this.applyFlags(data && typeof data === 'object' ? data : {});
+    this.applyCounts(data);
+    this.total = typeof data?.total === 'number' ? data.total : null;
+    this.pages = 1;
     this.loaded = true;
     this.emit();
   }
@@ -116,6 +169,7 @@ class QueueStore {
     }
     if (type === 'queue_status') {
       this.applyFlags(data);
+      this.applyCounts(data);
       if (Array.isArray(data.items)) this.replaceState(data);
       else this.emit();
       return;
@@ -154,6 +208,9 @@ class QueueStore {
     this.loaded = false;
     this.running = false;
     this.paused = false;
+    this.serverCounts = null;
+    this.total = null;
+    this.pages = 0;
     this.emit();
   }
 
@@ -161,10 +218,11 @@ class QueueStore {
     return [...this.items.values()];
   }
 
+  /** Items per status: the server's complete counts when known, else what is loaded. */
   counts() {
     const c = { pending: 0, downloading: 0, completed: 0, failed: 0, paused: 0 };
     for (const item of this.items.values()) c[item.status] = (c[item.status] || 0) + 1;
-    return c;
+    return this.serverCounts ? { ...c, ...this.serverCounts } : c;
   }
 }
 

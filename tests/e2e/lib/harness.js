@@ -146,8 +146,15 @@ export async function startBrowser() {
     viewport: { width: 1280, height: 860 },
   });
   const errors = [];
-  context.on('page', (p) => p.on('pageerror', (e) => errors.push(e.message)));
-  for (const p of context.pages()) p.on('pageerror', (e) => errors.push(e.message));
+  // Uncaught exceptions, and anything the Content-Security-Policy blocked.
+  const watch = (p) => {
+    p.on('pageerror', (e) => errors.push(e.message));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text());
+    });
+  };
+  context.on('page', watch);
+  for (const p of context.pages()) watch(p);
   context.on('dialog', (d) => d.dismiss());
   return {
     context,

@@ -100,6 +100,17 @@ describe('web UI: first run, sign-in, settings', () => {
     await screenshot(page, 'settings-validation', { fullPage: false });
   });
 
+  test('settings that load code or expose the server are shown but cannot be edited', async () => {
+    await page.goto(`${server.url}/#/settings`);
+    for (const id of ['#cfg-plugins-dir', '#cfg-scripts-dir', '#cfg-server-bind', '#cfg-database-url']) {
+      const field = page.locator(id);
+      await field.waitFor();
+      assert.equal(await field.isDisabled(), true, id);
+    }
+    assert.match(await page.locator('#cfg-plugins-dir-locked').textContent(), /config\.json or the environment/);
+    assert.equal(await page.locator('#cfg-read_only').count(), 0);
+  });
+
   test('saving invalid settings shows the API error and changes nothing', async () => {
     const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
     const before = await apiCall(server, 'GET', '/config', { token });

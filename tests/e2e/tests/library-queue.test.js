@@ -226,6 +226,27 @@ describe('web UI: search, add, queue, library', () => {
     assert.equal(status.data.items.some((i) => String(i.id) === itemId), false);
   });
 
+  test('a long queue shows the server\'s counts and loads more items on request', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    const episodes = Array.from({ length: 150 }, (_, i) => ({ key: 'paging-show', site: 'aniworld', season: 1, episode: i + 1 }));
+    const added = await apiCall(server, 'POST', '/queue/add', { token, body: { episodes } });
+    assert.equal(added.status, 200);
+    assert.equal(added.data.added.length, 150);
+    await page.goto(`${server.url}/#/library`);
+    await page.click('#nav a[data-route=queue]');
+    const more = page.locator('#queue-more');
+    await more.waitFor();
+    assert.match(await more.textContent(), /100 of 150 shown/);
+    assert.match(await page.locator('.queue-group h2', { hasText: 'Waiting' }).textContent(), /100 of 150 shown/);
+    assert.match(await page.locator('#queue-state').textContent(), /150 waiting/);
+    await more.click();
+    await page.waitForFunction(() => document.querySelectorAll('.queue-item[data-key="paging-show"]').length === 150);
+    assert.equal(await page.locator('#queue-more').count(), 0);
+    for (const item of added.data.added) {
+      assert.equal((await apiCall(server, 'DELETE', `/queue/${item.id}`, { token })).status, 204);
+    }
+  });
+
   test('rescan shows live progress and the library then shows the episode on disk', async () => {
     // More series, added through the API, so the library page has something to compare.
     const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));

@@ -49,6 +49,11 @@ describe('web UI: library from a scanned folder', () => {
     await page.locator('#live-state[data-state="open"]').waitFor();
   });
 
+  /** Waits until the library list has no reload pending or running. */
+  async function listSettled() {
+    await page.locator('#library-list[aria-busy="false"]').waitFor();
+  }
+
   after(async () => {
     await browser?.stop();
     await server?.stop();
@@ -79,14 +84,18 @@ describe('web UI: library from a scanned folder', () => {
     const listed = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/anime' && new URL(r.url()).searchParams.get('q') === 'titan');
     await page.fill('#library-filter', 'titan');
     await listed;
+    await listSettled();
     await page.waitForFunction(() => document.querySelectorAll('.series-card').length === 1);
     assert.equal(await page.locator('.series-card').getAttribute('data-key'), 'attack-on-titan');
     await page.fill('#library-filter', '');
+    await listSettled();
     await page.waitForFunction(() => document.querySelectorAll('.series-card').length === 3);
   });
 
   test('sorting by name orders the cards by name', async () => {
     await page.selectOption('#library-sort', 'name');
+    // The old cards stay until the re-sorted list arrives: wait for that, not for a count.
+    await listSettled();
     await page.waitForFunction(() => document.querySelectorAll('.series-card').length === 3);
     const names = await page.locator('.series-name').allTextContents();
     const sorted = [...names].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
@@ -95,7 +104,9 @@ describe('web UI: library from a scanned folder', () => {
   });
 
   test('the series page shows the episodes on disk, reached by keyboard', async () => {
-    // Tab to the first card link and open it with Enter.
+    // Tab to the first card link and open it with Enter. A list still reloading would replace
+    // the focused link before Enter arrives (what made this test flaky): wait until it settled.
+    await listSettled();
     const link = page.locator('.series-card[data-key="attack-on-titan"] a');
     await link.focus();
     await page.keyboard.press('Enter');

@@ -263,6 +263,47 @@ async fn add_creates_the_folder_with_metadata_and_refuses_twice() {
 }
 
 #[tokio::test]
+async fn a_long_non_ascii_name_gets_a_folder_that_fits_in_bytes() {
+    let (app, token) = app_with_provider().await;
+    let r = app
+        .post(
+            "/api/anime/add",
+            &token,
+            json!({"link": "/anime/stream/long-umlauts"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let added: Value = r.json().await.unwrap();
+    let folder = added["folder"].as_str().unwrap();
+    assert!(
+        folder.starts_with("ÜÜÜ") && folder.ends_with(" (2020)"),
+        "{folder}"
+    );
+    assert!(folder.len() <= 255, "{} bytes", folder.len());
+    assert!(library(&app).join(folder).join(".aniworld.json").is_file());
+}
+
+#[tokio::test]
+async fn bidi_overrides_and_zero_width_characters_never_reach_a_folder_name() {
+    let (app, token) = app_with_provider().await;
+    let r = app
+        .post(
+            "/api/anime/add",
+            &token,
+            json!({"link": "/anime/stream/bidi-name"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let added: Value = r.json().await.unwrap();
+    assert_eq!(added["folder"], "Evilvod.exe Show (2020)");
+    let names: Vec<String> = std::fs::read_dir(library(&app))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["Evilvod.exe Show (2020)"]);
+}
+
+#[tokio::test]
 async fn add_rejects_links_no_provider_knows() {
     let (app, token) = app_with_provider().await;
     for link in ["https://evil.example/", "../../etc", ""] {

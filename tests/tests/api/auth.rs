@@ -128,6 +128,29 @@ async fn repeated_failed_logins_are_rate_limited_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_parallel_burst_of_wrong_passwords_is_limited_like_a_serial_one() {
+    let mut config = crate::support::base_config();
+    config["auth"]["max_failed_logins_per_minute"] = json!(5);
+    let app = spawn_app_with(config).await;
+    app.setup().await;
+    let attempts = (0..40).map(|_| {
+        app.http
+            .post(app.url("/api/auth/login"))
+            .json(&json!({ "password": "wrong password" }))
+            .send()
+    });
+    let statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let unauthorized = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(unauthorized, 5, "{statuses:?}");
+    assert_eq!(limited, 35, "{statuses:?}");
+}
+
+#[tokio::test]
 async fn logout_revokes_the_token() {
     let app = spawn_app().await;
     let token = app.token().await;

@@ -236,3 +236,173 @@ async fn validate_reports_the_bad_key_without_applying() {
     assert_eq!(body["valid"], false);
     assert_eq!(body["field"], "download.max_parallel");
 }
+
+#[tokio::test]
+async fn a_body_limit_that_would_lock_everyone_out_is_refused() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let before = std::fs::read_to_string(app.data_dir().join("config.json")).unwrap();
+    let r = app
+        .put(
+            "/api/config",
+            &token,
+            json!({ "server": { "body_limit": 10 } }),
+        )
+        .await;
+    let body = assert_error(r, 422).await;
+    assert_eq!(body["details"]["field"], "server.body_limit", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("64 KiB"),
+        "{body}"
+    );
+    assert_eq!(
+        before,
+        std::fs::read_to_string(app.data_dir().join("config.json")).unwrap()
+    );
+    // Logging in and changing settings still work.
+    let token = app.login().await;
+    let r = app
+        .put(
+            "/api/config",
+            &token,
+            json!({ "server": { "body_limit": 65536 } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn failed_login_limit_above_100_is_refused() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let r = app
+        .put(
+            "/api/config",
+            &token,
+            json!({ "auth": { "max_failed_logins_per_minute": 1000 } }),
+        )
+        .await;
+    let body = assert_error(r, 422).await;
+    assert_eq!(
+        body["details"]["field"],
+        "auth.max_failed_logins_per_minute"
+    );
+}
+
+#[tokio::test]
+async fn keys_that_load_code_or_expose_the_server_cannot_be_changed_through_the_api() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let before = std::fs::read_to_string(app.data_dir().join("config.json")).unwrap();
+    let cases = [
+        (
+            "plugins.dir",
+            json!({ "plugins": { "dir": "/tmp/evil" } }),
+            "ANIWORLD_PLUGINS__DIR",
+        ),
+        (
+            "scripts.dir",
+            json!({ "scripts": { "dir": "/tmp/evil" } }),
+            "ANIWORLD_SCRIPTS__DIR",
+        ),
+        (
+            "server.bind",
+            json!({ "server": { "bind": "0.0.0.0:80" } }),
+            "ANIWORLD_SERVER__BIND",
+        ),
+        (
+            "server.cors_origins",
+            json!({ "server": { "cors_origins": ["http://evil.example"] } }),
+            "ANIWORLD_SERVER__CORS_ORIGINS",
+        ),
+        (
+            "database.url",
+            json!({ "database": { "url": "sqlite:/tmp/other.db" } }),
+            "ANIWORLD_DATABASE__URL",
+        ),
+    ];
+    for (key, patch, env) in cases {
+        let r = app.put("/api/config", &token, patch.clone()).await;
+        let body = assert_error(r, 422).await;
+        assert_eq!(body["error"], "read_only", "{key}: {body}");
+        assert_eq!(body["details"]["field"], key, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("config.json") && message.contains(env),
+            "{key}: {message}"
+        );
+        // Validate says the same without applying.
+        let v: Value = app
+            .post("/api/config/validate", &token, patch)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["valid"], false, "{v}");
+        assert_eq!(v["field"], key, "{v}");
+    }
+    assert_eq!(
+        before,
+        std::fs::read_to_string(app.data_dir().join("config.json")).unwrap()
+    );
+    assert!(!app.data_dir().join("config_backups").exists());
+}
+
+#[tokio::test]
+async fn get_lists_the_read_only_keys_and_the_whole_document_can_be_sent_back() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let mut doc: Value = app.get("/api/config", &token).await.json().await.unwrap();
+    let read_only: Vec<&str> = doc["read_only"]
+        .as_array()
+        .expect("read_only list")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for key in [
+        "plugins.dir",
+        "scripts.dir",
+        "server.bind",
+        "server.cors_origins",
+        "database.url",
+        "database.redis_url",
+    ] {
+        assert!(read_only.contains(&key), "{key} in {read_only:?}");
+    }
+    doc["download"]["max_parallel"] = json!(4);
+    let r = app.put("/api/config", &token, doc).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(app.data_dir().join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk["download"]["max_parallel"], 4);
+    assert!(on_disk.get("read_only").is_none(), "{on_disk}");
+}
+
+#[tokio::test]
+async fn restoring_a_backup_that_changes_a_read_only_key_is_refused() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let backups = app.data_dir().join("config_backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let mut evil: Value =
+        serde_json::from_str(&std::fs::read_to_string(app.data_dir().join("config.json")).unwrap())
+            .unwrap();
+    evil["plugins"] = json!({ "dir": "/tmp/evil" });
+    let name = "config-20300101T000000.000Z-000.json";
+    std::fs::write(backups.join(name), evil.to_string()).unwrap();
+    let r = app
+        .post(
+            &format!("/api/config/backups/{name}/restore"),
+            &token,
+            json!({}),
+        )
+        .await;
+    let body = assert_error(r, 422).await;
+    assert_eq!(body["error"], "read_only");
+    assert_eq!(body["details"]["field"], "plugins.dir");
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(app.data_dir().join("config.json")).unwrap())
+            .unwrap();
+    assert_ne!(on_disk["plugins"]["dir"], "/tmp/evil");
+}

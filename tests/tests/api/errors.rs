@@ -58,9 +58,9 @@ async fn missing_content_type_is_rejected_with_json_body() {
 #[tokio::test]
 async fn oversized_body_is_payload_too_large() {
     let mut config = crate::support::base_config();
-    config["server"] = json!({ "body_limit": 1024 });
+    config["server"] = json!({ "body_limit": 65536 });
     let app = spawn_app_with(config).await;
-    let big = "x".repeat(4096);
+    let big = "x".repeat(70_000);
     let r = app
         .http
         .post(app.url("/api/auth/setup"))
@@ -74,10 +74,10 @@ async fn oversized_body_is_payload_too_large() {
 #[tokio::test]
 async fn oversized_chunked_body_is_payload_too_large() {
     let mut config = crate::support::base_config();
-    config["server"] = json!({ "body_limit": 1024 });
+    config["server"] = json!({ "body_limit": 65536 });
     let app = spawn_app_with(config).await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..8).map(|_| Ok(vec![b' '; 512])).collect();
+        (0..20).map(|_| Ok(vec![b' '; 4096])).collect();
     let r = app
         .http
         .post(app.url("/api/auth/setup"))
@@ -128,4 +128,52 @@ async fn deeply_nested_json_is_rejected_without_crashing() {
     assert!((400..500).contains(&status), "{status}");
     assert_error(r, status).await;
     assert_eq!(app.get("/health", &token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_wrong_typed_body_names_the_field() {
+    let app = crate::support::app_with_fake_provider().await;
+    let token = app.token().await;
+    let cases = [
+        (
+            "/api/queue/add",
+            json!({"episodes": [{"key": "alpha-show", "season": 1, "episode": 1}, {"key": "alpha-show", "season": "two", "episode": 1}]}),
+            "episodes[1].season",
+        ),
+        (
+            "/api/queue/add",
+            json!({"episodes": [{"key": "alpha-show", "season": 1}]}),
+            "episodes[0].episode",
+        ),
+        ("/api/anime/search", json!({"query": ["a"]}), "query"),
+    ];
+    for (path, body, field) in cases {
+        let r = app.post(path, &token, body).await;
+        let err = assert_error(r, 400).await;
+        assert_eq!(err["details"]["field"], field, "{err}");
+        assert!(err["message"].as_str().unwrap().contains(field), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_typed_setting_names_the_key() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for (body, field) in [
+        (
+            json!({"download": {"max_parallel": "two"}}),
+            "download.max_parallel",
+        ),
+        (
+            json!({"providers": {"aniworld": {"timeout": "soon"}}}),
+            "providers.aniworld.timeout",
+        ),
+        (
+            json!({"download": {"max_paralel": 3}}),
+            "download.max_paralel",
+        ),
+    ] {
+        let err = assert_error(app.put("/api/config", &token, body).await, 400).await;
+        assert_eq!(err["details"]["field"], field, "{err}");
+    }
 }

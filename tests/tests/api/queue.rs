@@ -220,3 +220,151 @@ async fn failed_items_can_be_retried_and_completed_cleared() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["removed"], 0);
 }
+
+#[tokio::test]
+async fn status_pages_the_items_and_keeps_the_counts_complete() {
+    let (app, token) = app().await;
+    let numbers: Vec<u32> = (1..=250).collect();
+    let added: Value = app
+        .post("/api/queue/add", &token, episodes("alpha-show", &numbers))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added["added"].as_array().unwrap().len(), 250);
+    // Default: the first 100 items, every count.
+    let first = status(&app, &token).await;
+    assert_eq!(first["pending"], 250);
+    assert_eq!(first["total"], 250);
+    assert_eq!(first["page"], 1);
+    assert_eq!(first["per_page"], 100);
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 100);
+    assert_eq!(items[0]["episode"], 1);
+    // The last page holds the rest, in queue order.
+    let last: Value = app
+        .get("/api/queue/status?page=3&per_page=100", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = last["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50);
+    assert_eq!(items[0]["episode"], 201);
+    assert_eq!(items[49]["episode"], 250);
+    // A status filter pages only matching items; counts stay complete.
+    let id = first["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        app.http
+            .delete(app.url(&format!("/api/queue/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let pending: Value = app
+        .get("/api/queue/status?status=pending&per_page=10", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pending["total"], 249);
+    assert_eq!(pending["items"].as_array().unwrap().len(), 10);
+    assert_eq!(pending["items"][0]["episode"], 2);
+    let failed: Value = app
+        .get("/api/queue/status?status=failed", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failed["total"], 0);
+    assert_eq!(failed["items"], json!([]));
+    assert_eq!(failed["pending"], 249);
+}
+
+#[tokio::test]
+async fn status_paging_parameters_are_checked() {
+    let (app, token) = app().await;
+    for (query, field) in [
+        ("page=0", "page"),
+        ("per_page=0", "per_page"),
+        ("per_page=1001", "per_page"),
+    ] {
+        let body = assert_error(
+            app.get(&format!("/api/queue/status?{query}"), &token).await,
+            422,
+        )
+        .await;
+        assert_eq!(body["details"]["field"], field, "{query}: {body}");
+    }
+    let r = app.get("/api/queue/status?status=sleeping", &token).await;
+    assert_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn seasons_beyond_1000_and_episode_zero_are_refused() {
+    let (app, token) = app().await;
+    for (episode, field) in [
+        (
+            json!({"key": "alpha-show", "site": "fake", "season": 4294967295u32, "episode": 1}),
+            "episodes[0].season",
+        ),
+        (
+            json!({"key": "alpha-show", "site": "fake", "season": 1001, "episode": 1}),
+            "episodes[0].season",
+        ),
+        (
+            json!({"key": "alpha-show", "site": "fake", "season": 1, "episode": 0}),
+            "episodes[0].episode",
+        ),
+    ] {
+        let body = assert_error(
+            app.post("/api/queue/add", &token, json!({ "episodes": [episode] }))
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(body["details"]["field"], field, "{body}");
+    }
+    assert_eq!(status(&app, &token).await["total"], 0);
+    // The bounds themselves are fine.
+    let ok: Value = app
+        .post(
+            "/api/queue/add",
+            &token,
+            json!({"episodes": [{"key": "alpha-show", "site": "fake", "season": 1000, "episode": 1}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["added"].as_array().unwrap().len(), 1, "{ok}");
+}
+
+#[tokio::test]
+async fn status_can_list_the_items_of_one_series() {
+    let (app, token) = app().await;
+    app.post("/api/queue/add", &token, episodes("alpha-show", &[1, 2, 3]))
+        .await;
+    app.post("/api/queue/add", &token, episodes("beta-show", &[1, 2]))
+        .await;
+    let beta: Value = app
+        .get("/api/queue/status?key=beta-show", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(beta["total"], 2);
+    assert_eq!(beta["pending"], 5, "counts stay complete: {beta}");
+    let keys: Vec<&str> = beta["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["beta-show", "beta-show"]);
+    let body = assert_error(app.get("/api/queue/status?key=../x", &token).await, 422).await;
+    assert_eq!(body["details"]["field"], "key");
+}

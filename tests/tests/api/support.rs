@@ -22,6 +22,16 @@ pub async fn spawn_app_with(config: Value) -> TestApp {
 /// one special and two seasons of three episodes; `gone` is not found.
 pub struct FakeProvider;
 
+/// `Show <key>`; two keys carry hostile names: `long-umlauts` (130 × "Ü", 260 bytes) and
+/// `bidi-name` (a right-to-left override and zero-width characters).
+fn name_of(key: &SeriesKey) -> String {
+    match key.as_str() {
+        "long-umlauts" => "Ü".repeat(130),
+        "bidi-name" => "Evil\u{202E}vod.exe\u{200B}\u{2066} Show\u{FEFF}".to_owned(),
+        _ => format!("Show {key}"),
+    }
+}
+
 fn info(key: &SeriesKey) -> SeriesInfo {
     let season = |number: u32, episodes: u32| Season {
         number,
@@ -36,7 +46,7 @@ fn info(key: &SeriesKey) -> SeriesInfo {
     SeriesInfo {
         key: key.clone(),
         site: "fake".into(),
-        name: format!("Show {key}"),
+        name: name_of(key),
         year: Some(2020),
         end_year: None,
         description: Some("A show".into()),

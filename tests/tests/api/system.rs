@@ -392,3 +392,319 @@ async fn serve_uses_the_sqlite_file_a_database_url_names() {
     assert!(!dir.path().join("data/aniworld.db").exists());
     terminate(&mut child).await;
 }
+
+/// `aniworld serve` with the open-file limit set to `nofile` (through `sh -c ulimit`, which then
+/// execs the server, so the pid is the server's).
+#[cfg(unix)]
+fn start_binary_with_fd_limit(
+    nofile: u32,
+    data_dir: &std::path::Path,
+    library: &std::path::Path,
+) -> (ServerProcess, String) {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(aniworld_testkit::bin::aniworld_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANIWORLD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("ANIWORLD_LOG", "warn");
+    start_binary_with(cmd, data_dir, library)
+}
+
+/// A data dir whose config has a short header timeout (seconds).
+fn data_dir_with_header_timeout(root: &std::path::Path, secs: u64) -> std::path::PathBuf {
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut config = crate::support::base_config();
+    config["server"] = serde_json::json!({ "header_read_timeout": secs });
+    std::fs::write(data.join("config.json"), config.to_string()).unwrap();
+    data
+}
+
+/// Waits until the server closes `socket` (end of stream or reset); `false` on timeout.
+async fn closed_by_server(socket: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// CPU seconds (user + system) a process has used so far.
+#[cfg(target_os = "linux")]
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_client_that_never_finishes_its_header_is_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir_with_header_timeout(dir.path(), 2);
+    let (_child, url) = start_binary(&data, &dir.path().join("library"));
+    let addr = url.trim_start_matches("http://").to_owned();
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let silent = tokio::net::TcpStream::connect(&addr).await;
+    let mut silent = silent.unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        closed_by_server(&mut half, Duration::from_secs(10)).await,
+        "a half-sent header was still open after 10 s"
+    );
+    assert!(
+        closed_by_server(&mut silent, Duration::from_secs(10)).await,
+        "a client that sent nothing was still open after 10 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    // A keep-alive connection that went idle after its request is closed the same way.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut idle, Duration::from_secs(10)).await,
+        "an idle keep-alive connection was still open after 10 s"
+    );
+}
+
+/// Connection cap: 64 descriptors leave room for the cap the server derives (16), so it closes
+/// the oldest half-open client for each newcomer.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn hundreds_of_half_open_clients_under_a_low_fd_limit_do_not_starve_health() {
+    half_open_flood(64).await;
+}
+
+/// Out of descriptors: 32 are fewer than the server's own files plus its cap, so `accept` fails
+/// with EMFILE; the server frees a descriptor and retries instead of spinning.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn half_open_clients_that_exhaust_the_fds_do_not_starve_health_or_spin() {
+    half_open_flood(32).await;
+}
+
+#[cfg(target_os = "linux")]
+async fn half_open_flood(nofile: u32) {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir_with_header_timeout(dir.path(), 3);
+    let (child, url) = start_binary_with_fd_limit(nofile, &data, &dir.path().join("library"));
+    let addr = url.trim_start_matches("http://").to_owned();
+    let mut clients = Vec::new();
+    for _ in 0..400 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let _ = c
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await;
+        clients.push(c);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for attempt in 0..3 {
+        let r = http
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!("/health attempt {attempt} with 400 half-open clients: {e}")
+            });
+        assert_eq!(r.status(), 200);
+    }
+    // The accept loop waits instead of spinning while descriptors are short.
+    let before = cpu_seconds(child.id());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_seconds(child.id()) - before;
+    assert!(used < 1.0, "the server used {used:.2} s of CPU in 2 s");
+    // Every half-open client is closed by the server (header timeout or room for newcomers).
+    let results = futures::future::join_all(
+        clients
+            .iter_mut()
+            .map(|c| closed_by_server(c, Duration::from_secs(20))),
+    )
+    .await;
+    let open = results.iter().filter(|closed| !**closed).count();
+    assert_eq!(
+        open, 0,
+        "{open} of 400 half-open clients still open after 20 s"
+    );
+    let r = http.get(format!("{url}/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn the_ui_gets_a_content_security_policy_and_every_answer_frame_and_sniffing_protection() {
+    let app = spawn_app().await;
+    for path in ["/", "/js/app.js", "/app.css"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+    }
+    for path in ["/health", "/api/auth/status", "/api/nope", "/docs/"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_database_are_owner_only_and_fixed_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let app = spawn_app().await;
+    app.token().await;
+    let data = app.data_dir();
+    assert_eq!(mode(&data), 0o700);
+    for f in [
+        "aniworld.db",
+        "aniworld.db-wal",
+        "aniworld.db-shm",
+        "jwt_secret",
+    ] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    // A data dir from an older version, world-readable: fixed at the next start.
+    let dir = app.dir;
+    app.server.shutdown().await;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in ["aniworld.db", "aniworld.db-wal", "aniworld.db-shm"] {
+        std::fs::set_permissions(data.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let again = aniworld_server::App::build(aniworld_server::AppOptions {
+        data_dir: data.clone(),
+        library: Some(dir.path().join("library")),
+        bind: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(mode(&data), 0o700);
+    for f in ["aniworld.db", "aniworld.db-wal", "aniworld.db-shm"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    drop(again);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_ctrl_c_ends_serve_at_once_while_a_request_holds_the_shutdown() {
+    // A site that accepts and never answers keeps a search request open for its whole timeout.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hanging.accept().await {
+            held.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut config = crate::support::base_config();
+    config["providers"]["aniworld"] = serde_json::json!({
+        "enabled": true, "base_url": hanging_url, "retries": 0, "timeout": 60
+    });
+    std::fs::write(data.join("config.json"), config.to_string()).unwrap();
+    let (mut child, url) = start_binary(&data, &dir.path().join("library"));
+    let http = reqwest::Client::new();
+    let password = serde_json::json!({"password": crate::support::PASSWORD});
+    http.post(format!("{url}/api/auth/setup"))
+        .json(&password)
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(format!("{url}/api/auth/login"))
+        .json(&password)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let search = tokio::spawn({
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let _ = http
+                .post(format!("{url}/api/anime/search"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"query": "titan", "site": "aniworld"}))
+                .send()
+                .await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().to_string();
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+    };
+    // The first Ctrl-C starts a graceful shutdown that waits for the open search.
+    assert!(kill("-INT").success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still draining the open request"
+    );
+    assert!(kill("-INT").success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the second Ctrl-C did not end the server at once"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(exit.code(), Some(130), "{exit:?}");
+    search.abort();
+    holder.abort();
+}

@@ -243,3 +243,72 @@ async fn an_oversized_client_message_closes_the_connection() {
         200
     );
 }
+
+/// The kernel's state of the server side of `client` (a `/proc/net/tcp` row whose local address
+/// is the server and whose remote address is the client), `None` once the socket is gone.
+#[cfg(target_os = "linux")]
+fn server_side_tcp_state(server: std::net::SocketAddr, client: std::net::SocketAddr) -> Option<u8> {
+    let hex = |a: std::net::SocketAddr| match a {
+        std::net::SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        std::net::SocketAddr::V6(_) => unreachable!("the test server listens on IPv4"),
+    };
+    let (local, remote) = (hex(server), hex(client));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.get(1) == Some(&local.as_str()) && cols.get(2) == Some(&remote.as_str()))
+            .then(|| u8::from_str_radix(cols[3], 16).expect("state column"))
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_dropped_client_that_never_reads_again_has_its_socket_closed() {
+    const ESTABLISHED: u8 = 1;
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let mut ws = connect(&app, &format!("token={token}&rooms=downloads")).await;
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    let client = match ws.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().unwrap(),
+        _ => unreachable!("plain ws://"),
+    };
+    assert_eq!(
+        server_side_tcp_state(app.server.addr, client),
+        Some(ESTABLISHED)
+    );
+    // From here on the client reads nothing: big events fill both socket buffers, the server's
+    // send times out and it drops the client.
+    let big = "x".repeat(64 * 1024);
+    let started = Instant::now();
+    let mut state = Some(ESTABLISHED);
+    let mut sent = 0u64;
+    while started.elapsed() < Duration::from_secs(30) {
+        if sent < 1_000 {
+            app.server.state.events().emit(Event::DownloadFailed {
+                item_id: sent as i64,
+                context: aniworld_core::events::EventContext::new(
+                    aniworld_core::model::SeriesKey::parse("big").unwrap(),
+                ),
+                error: big.clone(),
+            });
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        state = server_side_tcp_state(app.server.addr, client);
+        if state != Some(ESTABLISHED) {
+            break;
+        }
+    }
+    assert_ne!(
+        state,
+        Some(ESTABLISHED),
+        "the server still holds the connection {:?} after the client stopped reading",
+        started.elapsed()
+    );
+    drop(ws);
+}

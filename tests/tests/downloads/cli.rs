@@ -307,3 +307,148 @@ async fn ctrl_c_leaves_a_resumable_partial_file() {
             .all(|f| !f.ends_with(".mp4"))
     );
 }
+
+/// A site that accepts connections and never answers; counts the connections it holds.
+struct HangingSite {
+    url: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HangingSite {
+    async fn start() -> HangingSite {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        HangingSite {
+            url,
+            accepted,
+            task,
+        }
+    }
+
+    fn was_asked(&self) -> bool {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+}
+
+impl Drop for HangingSite {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn interrupt(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_the_site_hangs_stops_promptly() {
+    let cli = Cli::start(r#"["Vidoza"]"#).await;
+    let hanging = HangingSite::start().await;
+    let mut cmd = cli.command("1");
+    cmd.env("ANIWORLD_PROVIDERS__ANIWORLD__BASE_URL", &hanging.url);
+    let child = cmd.spawn().expect("spawn aniworld");
+    wait_until("the download asks the hanging site", || hanging.was_asked()).await;
+    let asked = std::time::Instant::now();
+    interrupt(child.id().expect("pid"));
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits within 10 s of Ctrl-C although the site never answers")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    // The item goes back to pending for the next run.
+    let items = cli.queue_items().await;
+    assert_eq!(items[0].status, ItemStatus::Pending, "{items:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_a_search_that_waits_for_a_hanging_site_at_once() {
+    let hanging = HangingSite::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bin::aniworld();
+    cmd.args(["search", "titan", "--site", "aniworld", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("ANIWORLD_PROVIDERS__ANIWORLD__BASE_URL", &hanging.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    let child = cmd.spawn().expect("spawn aniworld");
+    wait_until("the search asks the hanging site", || hanging.was_asked()).await;
+    interrupt(child.id().expect("pid"));
+    let out = tokio::time::timeout(Duration::from_secs(3), child.wait_with_output())
+        .await
+        .expect("exits within 3 s of Ctrl-C")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+}
+
+/// Runs `cmd` (a shell command line) in a pseudo-terminal with `script`, so progress bars are
+/// drawn; returns everything the terminal showed.
+async fn in_terminal(shell: String, env: Vec<(&'static str, String)>) -> String {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", &shell, "/dev/null"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("finishes within a minute")
+        .expect("script runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_episode_is_shown_with_its_reason_never_as_a_full_bar() {
+    let cli = Cli::start(r#"["Vidoza"]"#).await;
+    // The site has no episode 99: it fails right after it started.
+    let shell = format!(
+        "'{}' download {KEY} --season 1 --episodes 99 --language 'German Dub' --data-dir '{}' --library '{}'",
+        bin::aniworld_bin().display(),
+        cli.data().display(),
+        cli.library().display()
+    );
+    let screen = in_terminal(
+        shell,
+        vec![
+            (
+                "ANIWORLD_PROVIDERS__ANIWORLD__BASE_URL",
+                cli.site.url("aniworld"),
+            ),
+            ("ANIWORLD_DOWNLOAD__HOSTERS", r#"["Vidoza"]"#.to_owned()),
+            ("ANIWORLD_DOWNLOAD__ATTEMPTS_PER_CANDIDATE", "1".to_owned()),
+        ],
+    )
+    .await;
+    assert!(screen.contains("S01E099 failed: "), "{screen}");
+    let full_bar = format!("[{}]", "=".repeat(30));
+    assert!(
+        !screen.contains(&full_bar),
+        "an episode that never downloaded a byte was drawn as a full bar: {screen}"
+    );
+}

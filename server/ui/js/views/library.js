@@ -42,13 +42,24 @@ export async function libraryView(root) {
   let page = 1;
   let generation = 0;
 
+  // `aria-busy` on the list while a (re)load is pending or running: screen readers wait for the
+  // new list, and so can tests.
+  const busy = (on) => grid.setAttribute('aria-busy', on ? 'true' : 'false');
+
   async function fetchPage() {
     const mine = generation;
     const order = SORTS[sort.value] || SORTS.name;
-    const data = await api('GET', '/anime', { query: {
-      page, per_page: PAGE_SIZE, q: filter.value.trim(), missing: onlyMissing.checked ? 'true' : undefined,
-      sort: order.sort, order: order.order,
-    } });
+    busy(true);
+    let data;
+    try {
+      data = await api('GET', '/anime', { query: {
+        page, per_page: PAGE_SIZE, q: filter.value.trim(), missing: onlyMissing.checked ? 'true' : undefined,
+        sort: order.sort, order: order.order,
+      } });
+    } catch (e) {
+      if (mine === generation && !pendingReload) busy(false);
+      throw e;
+    }
     // A newer filter was typed while this page loaded: its answer wins.
     if (mine !== generation) return;
     const items = listOf(data, 'items', 'anime', 'series');
@@ -61,6 +72,7 @@ export async function libraryView(root) {
       try { await fetchPage(); } catch (e) { replace(more, notice('error', e.message)); }
     } }, `Show more (${all.length}${total !== null ? ` of ${total}` : ''} shown)`) : null);
     draw();
+    if (!pendingReload) busy(false);
   }
 
   function draw() {
@@ -86,9 +98,15 @@ export async function libraryView(root) {
   }
 
   let debounce = null;
+  let pendingReload = false;
   const reloadSoon = () => {
     clearTimeout(debounce);
-    debounce = setTimeout(() => reload().catch((e) => replace(grid, h('li', { class: 'empty' }, notice('error', e.message)))), 200);
+    pendingReload = true;
+    busy(true);
+    debounce = setTimeout(() => {
+      pendingReload = false;
+      reload().catch((e) => replace(grid, h('li', { class: 'empty' }, notice('error', e.message))));
+    }, 200);
   };
   filter.addEventListener('input', reloadSoon);
   sort.addEventListener('change', reloadSoon);

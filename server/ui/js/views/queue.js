@@ -59,13 +59,19 @@ export async function queueView(root) {
       replace(list, h('p', { class: 'empty' }, 'The queue is empty. Queue missing episodes from a ', h('a', { href: '#/library' }, 'series page'), '.'));
     } else {
       const known = new Set(GROUPS.map(([k]) => k));
+      const counts = queue.counts();
       replace(list, GROUPS.map(([status, title]) => {
         const group = items.filter((i) => i.status === status || (status === 'pending' && !known.has(i.status)));
         if (!group.length) return null;
+        // The server counts every item; only the loaded pages are listed.
+        const all = Math.max(counts[status] ?? 0, group.length);
         return h('section', { class: 'queue-group' },
-          h('h2', null, `${title} (${group.length})`),
+          h('h2', null, all > group.length ? `${title} (${group.length} of ${all} shown)` : `${title} (${group.length})`),
           h('ul', { class: 'queue-items' }, group.map(row)));
-      }));
+      }), queue.hasMore() ? h('div', { class: 'more' }, button(`Show more (${items.length} of ${queue.total} shown)`, 'queue-more', async (ev) => {
+        ev.target.disabled = true;
+        try { await queue.loadMore(); } catch (e) { replace(message, notice('error', e.message)); ev.target.disabled = false; }
+      })) : null);
     }
     if (focusedId) document.getElementById(focusedId)?.focus();
   }

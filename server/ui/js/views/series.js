@@ -18,6 +18,8 @@ export async function seriesView(root, id) {
   const message = h('div', { class: 'messages', 'aria-live': 'polite' });
   const body = h('div', { id: 'seasons' });
   await queue.load().catch(() => {});
+  // The store holds the first page of a long queue: this series' items are fetched on their own.
+  if (series.key) await queue.loadSeries(series.key).catch(() => {});
 
   function queuedState(season, episode) {
     for (const item of queue.items.values()) {

@@ -54,13 +54,16 @@ function headersField(value, path, readers) {
     h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
 }
 
-/** Builds inputs for every leaf of `value`; `readers` collects how to read each back. */
-function buildFields(value, path, readers) {
+/**
+ * Builds inputs for every leaf of `value`; `readers` collects how to read each back. Keys in
+ * `readOnly` (set in config.json or the environment only) are shown but cannot be edited.
+ */
+function buildFields(value, path, readers, readOnly = new Set()) {
   if (/^providers\.[^.]+\.headers$/.test(path)) return headersField(value, path, readers);
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value).map(([k, v]) => [path ? `${path}.${k}` : k, v]);
     entries.sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
-    const children = entries.map(([p, v]) => buildFields(v, p, readers));
+    const children = entries.map(([p, v]) => buildFields(v, p, readers, readOnly));
     if (!path) return children;
     const depth = path.split('.').length;
     return h('fieldset', { class: `cfg-group depth-${depth}`, dataset: { path } },
@@ -85,10 +88,17 @@ function buildFields(value, path, readers) {
     input = h('input', { id, type: 'text', value: value === null ? '' : String(value), autocomplete: 'off', spellcheck: 'false' });
     read = () => (value === null && input.value === '' ? null : input.value);
   }
-  readers.push({ path, read });
+  const locked = readOnly.has(path);
+  if (locked) {
+    input.disabled = true;
+    input.setAttribute('aria-describedby', `${id}-locked`);
+  } else {
+    readers.push({ path, read });
+  }
   return h('div', { class: 'field cfg-field', dataset: { path } },
     h('label', { for: id }, humanize(name), h('code', { class: 'muted cfg-key' }, path)),
-    Array.isArray(value) ? h('small', { class: 'muted' }, 'One per line, in order of preference.') : null,
+    Array.isArray(value) && !locked ? h('small', { class: 'muted' }, 'One per line, in order of preference.') : null,
+    locked ? h('small', { class: 'muted', id: `${id}-locked` }, 'Set in config.json or the environment only (it loads code or exposes the server).') : null,
     input,
     h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
 }
@@ -186,10 +196,12 @@ export async function settingsView(root) {
 
   async function loadConfig() {
     original = await api('GET', '/config');
+    const readOnly = new Set(Array.isArray(original?.read_only) ? original.read_only : []);
+    delete original.read_only;
     readers = [];
     const shown = { ...original };
     delete shown.connections;
-    const fields = buildFields(shown, '', readers);
+    const fields = buildFields(shown, '', readers, readOnly);
     replace(form, fields,
       h('div', { class: 'actions sticky-actions' },
         h('button', { type: 'button', id: 'settings-validate', onclick: () => submit('validate') }, 'Check'),
