@@ -335,7 +335,7 @@ impl SiteClient {
                 network: network.clone(),
             }),
         };
-        network.register_site(client.clone());
+        network.register(Arc::new(client.clone()));
         Ok(client)
     }
 
@@ -706,6 +706,23 @@ async fn read_body(mut response: reqwest::Response) -> Result<String> {
         }
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+impl crate::network::NetworkClient for SiteClient {
+    fn name(&self) -> String {
+        self.inner.site.clone()
+    }
+
+    fn reconfigure(&self, config: &crate::config::Config) -> Result<()> {
+        match config.providers.get(&self.inner.site) {
+            Some(section) => SiteClient::reconfigure(self, section, &config.network),
+            None => Ok(()),
+        }
+    }
+
+    fn site_state(&self) -> Option<SiteState> {
+        Some(self.state())
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! What all outgoing traffic shares: the proxy, the "down" cooldowns of sites and hosters, the
 //! remembered mirror of each site, and error texts a person can act on (what failed, where).
 //!
-//! One [`Network`] per application: the site clients ([`crate::http::SiteClient`]), the hoster
-//! client ([`crate::hosters::common::HosterClient`]) and the status endpoints all see the same
+//! One [`Network`] per application: the site clients and the hoster client (as [`NetworkClient`]s)
+//! and the status endpoints all see the same
 //! state. A site that fails `network.down_after` times in a row is "down" for a cooldown that
 //! doubles each time it is still down (30 s, 1 min, 2 min, ... at most 10 min by default); calls
 //! during the cooldown fail at once with [`Error::SiteDown`]; the first success clears it.
@@ -171,14 +171,27 @@ impl std::fmt::Debug for Network {
     }
 }
 
+/// A client whose settings come from the network config: site clients and the hoster client.
+pub(crate) trait NetworkClient: Send + Sync {
+    /// The site id, or a name for logs.
+    fn name(&self) -> String;
+    /// Applies a changed config; unchanged settings keep connections and cookies.
+    fn reconfigure(&self, config: &Config) -> Result<()>;
+    /// For a site client, what the status endpoints show (the down state is filled in here).
+    fn site_state(&self) -> Option<SiteState> {
+        None
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     policy: RwLock<CooldownPolicy>,
     breakers: Mutex<HashMap<(Peer, String), Breaker>>,
     store: Option<Store>,
     remembered: Mutex<HashMap<String, String>>,
-    sites: Mutex<Vec<crate::http::SiteClient>>,
-    hosters: Mutex<Vec<crate::hosters::common::HosterClient>>,
+    /// Every client on this network (site clients, the hoster client), for reconfiguring and
+    /// listing; held as [`NetworkClient`] so the network knows no client type.
+    clients: Mutex<Vec<Arc<dyn NetworkClient>>>,
     config: RwLock<NetworkConfig>,
 }
 
@@ -228,47 +241,31 @@ impl Network {
     /// cooldowns). A client whose settings did not change keeps its connections and cookies.
     pub fn reconfigure(&self, config: &Config) {
         self.set_config(&config.network);
-        let sites = self.inner.sites.lock().expect("network lock").clone();
-        for site in sites {
-            if let Some(section) = config.providers.get(site.site())
-                && let Err(e) = site.reconfigure(section, &config.network)
-            {
-                tracing::warn!(site = site.site(), error = %e, "kept the previous network settings");
-            }
-        }
-        let hosters = self.inner.hosters.lock().expect("network lock").clone();
-        for hoster in hosters {
-            if let Err(e) = hoster.reconfigure(&config.network) {
-                tracing::warn!(error = %e, "kept the previous hoster network settings");
+        let clients = self.inner.clients.lock().expect("network lock").clone();
+        for client in clients {
+            if let Err(e) = client.reconfigure(config) {
+                tracing::warn!(client = %client.name(), error = %e, "kept the previous network settings");
             }
         }
     }
 
-    pub(crate) fn register_site(&self, client: crate::http::SiteClient) {
-        let mut sites = self.inner.sites.lock().expect("network lock");
-        sites.retain(|c| c.site() != client.site());
-        sites.push(client);
-    }
-
-    /// The client hosters share (browser-like, `network.proxy`), tied to this network's cooldowns.
-    pub fn hoster_client(&self) -> Result<crate::hosters::common::HosterClient> {
-        let client = crate::hosters::common::HosterClient::new(&self.config(), self.clone())?;
-        self.inner
-            .hosters
-            .lock()
-            .expect("network lock")
-            .push(client.clone());
-        Ok(client)
+    /// Adds a client (a site client replaces an earlier one of the same name).
+    pub(crate) fn register(&self, client: Arc<dyn NetworkClient>) {
+        let mut clients = self.inner.clients.lock().expect("network lock");
+        if client.site_state().is_some() {
+            clients.retain(|c| c.site_state().is_none() || c.name() != client.name());
+        }
+        clients.push(client);
     }
 
     /// Every site client of this network, for `/health` and the plugin listing.
     pub fn sites(&self) -> Vec<SiteState> {
-        let sites = self.inner.sites.lock().expect("network lock").clone();
-        let mut states: Vec<SiteState> = sites
+        let clients = self.inner.clients.lock().expect("network lock").clone();
+        let mut states: Vec<SiteState> = clients
             .iter()
-            .map(|c| {
-                let mut state = c.state();
-                state.down = self.down_state(Peer::Site, c.site());
+            .filter_map(|c| c.site_state())
+            .map(|mut state| {
+                state.down = self.down_state(Peer::Site, &state.id);
                 state
             })
             .collect();

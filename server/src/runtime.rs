@@ -152,7 +152,10 @@ async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
 /// Built-in providers (those enabled in `config`) and hosters, on the runtime's network.
 pub fn register_builtins(registry: &Registry, config: &Config, network: &Network) -> Result<()> {
     aniworld_core::providers::register_builtin_on(registry, config, network)?;
-    aniworld_core::hosters::register_builtin(registry, network.hoster_client()?);
+    aniworld_core::hosters::register_builtin(
+        registry,
+        aniworld_core::hosters::common::HosterClient::on_network(network)?,
+    );
     Ok(())
 }
 

@@ -16,12 +16,28 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder};
 use serde_json::json;
 
-use super::service::{Delivered, DeliveryError};
 use super::{ConnectionEvent, ConnectionKind, Notification};
 use crate::config::ConnectionConfig;
 
 /// Largest answer body read from a receiver.
 const MAX_ANSWER: usize = 64 * 1024;
+
+/// A receiver took the notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// HTTP status of the (last) request, when there was one.
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+/// A delivery attempt failed. The message never contains the connection's URL or token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    pub message: String,
+    pub status: Option<u16>,
+    /// Whether trying again may help (network trouble, 5xx, 429).
+    pub retryable: bool,
+}
 
 /// One delivery attempt's shared inputs.
 pub(super) struct Attempt<'a> {

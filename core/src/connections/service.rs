@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::senders::Attempt;
+use super::senders::{Attempt, Delivered, DeliveryError};
 use super::{ConnectionKind, Notification, events_of, scrub};
 use crate::config::ConnectionConfig;
 use crate::error::{Error, Result};
@@ -38,23 +38,6 @@ impl Default for DeliveryPolicy {
             queue_len: 100,
         }
     }
-}
-
-/// A receiver took the notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivered {
-    /// HTTP status of the (last) request, when there was one.
-    pub status: Option<u16>,
-    pub message: String,
-}
-
-/// A delivery attempt failed. The message never contains the connection's URL or token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryError {
-    pub message: String,
-    pub status: Option<u16>,
-    /// Whether trying again may help (network trouble, 5xx, 429).
-    pub retryable: bool,
 }
 
 /// Connection kinds of one's own (`script:<id>`), supplied by the script layer.

@@ -52,6 +52,14 @@ impl From<reqwest::Client> for HosterClient {
 }
 
 impl HosterClient {
+    /// The client hosters share (browser-like, `network.proxy`), tied to `network`'s cooldowns
+    /// and reconfigured with it.
+    pub fn on_network(network: &Network) -> Result<HosterClient> {
+        let client = HosterClient::new(&network.config(), network.clone())?;
+        network.register(Arc::new(client.clone()));
+        Ok(client)
+    }
+
     /// The browser-like client with `config.proxy`, on `network`.
     pub fn new(config: &NetworkConfig, network: Network) -> Result<HosterClient> {
         let proxy = ProxySetting::parse("network.proxy", &config.proxy)?;
@@ -371,6 +379,16 @@ pub fn unescape_js(s: &str) -> String {
         }
     }
     out
+}
+
+impl crate::network::NetworkClient for HosterClient {
+    fn name(&self) -> String {
+        "hosters".to_owned()
+    }
+
+    fn reconfigure(&self, config: &crate::config::Config) -> Result<()> {
+        HosterClient::reconfigure(self, &config.network)
+    }
 }
 
 #[cfg(test)]

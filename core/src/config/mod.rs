@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod connections;
+pub mod redact;
+
+pub use connections::ConnectionConfig;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -23,7 +28,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub cache: CacheConfig,
     pub network: NetworkConfig,
-    /// Notifications and media-server refreshes (`crate::connections`).
+    /// Notifications and media-server refreshes ([`connections`]).
     pub connections: Vec<ConnectionConfig>,
 }
 
@@ -351,38 +356,6 @@ pub fn redact_url_password(raw: &str) -> String {
             u.to_string()
         }
         _ => raw.to_owned(),
-    }
-}
-
-/// One entry of `connections`: where to send which events. `kind` is a built-in kind or
-/// `script:<id>` (a connection script in `scripts.dir`); checked by [`Config::validate`].
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionConfig {
-    pub name: String,
-    pub kind: String,
-    pub url: String,
-    /// API key / access token; never logged, shown as `***` by the API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Event names; absent = `["download_completed"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<String>>,
-}
-
-// By hand so a `{:?}` of the config never prints a token or a URL's secret parts.
-impl std::fmt::Debug for ConnectionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionConfig")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field(
-                "url",
-                &crate::connections::redacted_url(&self.kind, &self.url),
-            )
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("events", &self.events)
-            .finish()
     }
 }
 
@@ -736,7 +709,7 @@ impl Config {
                 "must be empty or a redis:// URL",
             ));
         }
-        crate::connections::validate(&self.connections)?;
+        connections::validate(&self.connections)?;
         Ok(())
     }
 
@@ -1775,7 +1748,7 @@ mod readme_tests {
 
     #[test]
     fn readme_config_table_lists_every_key() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let mut keys = Vec::new();
         let defaults = serde_json::to_value(Config::default()).unwrap();
         leaf_keys(&defaults, "", &mut keys);

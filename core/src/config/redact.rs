@@ -1,7 +1,7 @@
 //! Keeping connection secrets (tokens, URL passwords, secret query values, Discord webhook
 //! tokens) out of API answers, error messages and logs.
 
-use crate::config::ConnectionConfig;
+use super::ConnectionConfig;
 
 /// What the API shows instead of a secret.
 pub const PLACEHOLDER: &str = "***";
