@@ -9,54 +9,16 @@
 //! Run: `cargo bench -p aniworld-server --bench queue_scale` (release build). Figures in
 //! docs/benchmarks.md.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{Server, rss_kib};
 
 const SIZES: [usize; 3] = [0, 2_000, 20_000];
 const BATCH: usize = 2_000;
 const SAMPLES: usize = 200;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(data_dir: &Path, library: &Path) -> Server {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aniworld"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .arg("--library")
-        .arg(library)
-        .env("ANIWORLD_LOG", "error")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start aniworld serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server prints its address")
-            .expect("read stderr");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -113,18 +75,6 @@ async fn add_batch(client: &reqwest::Client, url: &str, token: &str, n: usize) -
     elapsed
 }
 
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
-
 fn verdict(ok: bool) -> &'static str {
     if ok { "ok" } else { "MISSED" }
 }
@@ -146,25 +96,9 @@ fn main() {
             r#"{"auth":{"bcrypt_cost":4},"providers":{"aniworld":{"base_url":"http://127.0.0.1:9"}}}"#,
         )
         .unwrap();
-        let server = start_server(&data_dir, &library);
+        let server = Server::start_with_providers(&data_dir, &library);
         let client = reqwest::Client::new();
-        let password = json!({"password": "benchmark password"});
-        client
-            .post(format!("{}/api/auth/setup", server.url))
-            .json(&password)
-            .send()
-            .await
-            .unwrap();
-        let login: Value = client
-            .post(format!("{}/api/auth/login", server.url))
-            .json(&password)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["token"].as_str().expect("token").to_owned();
+        let token = server.token(&client).await;
         let health = format!("{}/health", server.url);
         let status = format!("{}/api/queue/status", server.url);
 
@@ -224,7 +158,7 @@ fn main() {
             last.5,
             verdict(last.5 < 0.5)
         );
-        if let Some(peak) = peak_rss_mib(server.child.id()) {
+        if let Some(peak) = rss_kib(server.pid()).map(|(_, hwm)| hwm as f64 / 1024.0) {
             println!("server peak memory: {peak:.1} MiB");
         }
     });

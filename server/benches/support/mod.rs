@@ -84,8 +84,24 @@ impl Drop for Server {
 
 impl Server {
     /// Starts the server on a free port with the built-in providers switched off (no site is
-    /// reachable from a benchmark machine).
+    /// reachable from a benchmark machine, and none is asked in the background).
     pub fn start(data_dir: &Path, library: &Path) -> Server {
+        Self::spawn(
+            data_dir,
+            library,
+            &[
+                ("ANIWORLD_PROVIDERS__ANIWORLD__ENABLED", "false"),
+                ("ANIWORLD_PROVIDERS__STO__ENABLED", "false"),
+            ],
+        )
+    }
+
+    /// Starts the server with the providers of its config (queueing needs a known site).
+    pub fn start_with_providers(data_dir: &Path, library: &Path) -> Server {
+        Self::spawn(data_dir, library, &[])
+    }
+
+    fn spawn(data_dir: &Path, library: &Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aniworld"))
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -93,8 +109,7 @@ impl Server {
             .arg(library)
             .env("ANIWORLD_LOG", "error")
             .env("ANIWORLD_AUTH__BCRYPT_COST", "4")
-            .env("ANIWORLD_PROVIDERS__ANIWORLD__ENABLED", "false")
-            .env("ANIWORLD_PROVIDERS__STO__ENABLED", "false")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

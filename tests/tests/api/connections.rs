@@ -875,22 +875,7 @@ async fn secrets_never_appear_in_api_answers_or_logs() {
     })
     .await;
     let http = reqwest::Client::new();
-    let password = json!({"password": crate::support::PASSWORD});
-    http.post(format!("{url}/api/auth/setup"))
-        .json(&password)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(format!("{url}/api/auth/login"))
-        .json(&password)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let token = aniworld_testkit::bin::setup_and_login(&http, &url).await;
     let mut answers = String::new();
     for name in ["hook", "phone", "plex"] {
         let r = http

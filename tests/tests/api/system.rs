@@ -1,7 +1,5 @@
 //! `/health`, Swagger UI, the web UI, and `aniworld serve` as a real process.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -59,69 +57,7 @@ async fn web_ui_index_is_served_at_the_root() {
     assert!(r.text().await.unwrap().contains("Aniworld"));
 }
 
-/// A server process that is killed if the test fails before stopping it.
-struct ServerProcess(std::process::Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl std::ops::Deref for ServerProcess {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for ServerProcess {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-/// `aniworld serve` on a free port; returns the process and its base URL.
-fn start_binary(data_dir: &std::path::Path, library: &std::path::Path) -> (ServerProcess, String) {
-    start_binary_with(aniworld_testkit::bin::aniworld(), data_dir, library)
-}
-
-/// Like [`start_binary`], from a prepared command (extra environment).
-fn start_binary_with(
-    mut cmd: std::process::Command,
-    data_dir: &std::path::Path,
-    library: &std::path::Path,
-) -> (ServerProcess, String) {
-    let mut child = cmd
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .arg("--library")
-        .arg(library)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let child = ServerProcess(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server prints its address");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    (child, url)
-}
+use aniworld_testkit::bin::{ServerProcess, start_binary, start_binary_with};
 
 /// Sends SIGTERM and waits (at most 15 s) for a clean exit.
 async fn terminate(child: &mut std::process::Child) {
@@ -195,22 +131,7 @@ async fn sigterm_mid_download_keeps_the_partial_file_and_the_next_start_finishes
     std::fs::write(data.join("config.json"), config.to_string()).unwrap();
     let (mut child, url) = start_binary(&data, &library);
     let http = reqwest::Client::new();
-    let password = json!({"password": crate::support::PASSWORD});
-    http.post(format!("{url}/api/auth/setup"))
-        .json(&password)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(format!("{url}/api/auth/login"))
-        .json(&password)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let token = aniworld_testkit::bin::setup_and_login(&http, &url).await;
     let post = |path: &str, body: Value| {
         http.post(format!("{url}{path}"))
             .bearer_auth(&token)
@@ -649,22 +570,7 @@ async fn a_second_ctrl_c_ends_serve_at_once_while_a_request_holds_the_shutdown()
     std::fs::write(data.join("config.json"), config.to_string()).unwrap();
     let (mut child, url) = start_binary(&data, &dir.path().join("library"));
     let http = reqwest::Client::new();
-    let password = serde_json::json!({"password": crate::support::PASSWORD});
-    http.post(format!("{url}/api/auth/setup"))
-        .json(&password)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(format!("{url}/api/auth/login"))
-        .json(&password)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let token = aniworld_testkit::bin::setup_and_login(&http, &url).await;
     let search = tokio::spawn({
         let http = http.clone();
         let url = url.clone();
