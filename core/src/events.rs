@@ -90,6 +90,10 @@ pub enum Event {
         key: SeriesKey,
         site: String,
     },
+    /// The provider search for an unmatched folder's suggestions has answered (or failed).
+    SuggestionsReady {
+        folder: String,
+    },
     DownloadQueued {
         item_id: i64,
         context: EventContext,
@@ -147,6 +151,7 @@ impl Event {
             Event::ScanFailed { .. } => "scan_failed",
             Event::SeriesAdded { .. } => "series_added",
             Event::SeriesUpdated { .. } => "series_updated",
+            Event::SuggestionsReady { .. } => "suggestions_ready",
             Event::DownloadQueued { .. } => "download_queued",
             Event::DownloadStarted { .. } => "download_started",
             Event::DownloadProgress { .. } => "download_progress",

@@ -371,6 +371,17 @@ impl SiteClient {
         &self.inner.site
     }
 
+    /// The client of site `id` on `network` (its proxy, headers, mirrors and rate limit), if a
+    /// built-in provider registered one.
+    pub fn of_site(network: &Network, id: &str) -> Option<SiteClient> {
+        network.clients().iter().find_map(|c| {
+            c.as_any()
+                .downcast_ref::<SiteClient>()
+                .filter(|s| s.site() == id)
+                .cloned()
+        })
+    }
+
     /// The base URL in use (the one that answered last), without a trailing slash.
     pub fn base_url(&self) -> String {
         let setup = self.setup();
@@ -416,6 +427,19 @@ impl SiteClient {
     /// GET a page (redirects followed).
     pub async fn get(&self, link: &str) -> Result<Page> {
         self.send(link, |setup, url, _| setup.client.get(url)).await
+    }
+
+    /// GET a file of at most `max` bytes (a cover image): its bytes and `Content-Type`.
+    pub async fn get_bytes(&self, link: &str, max: usize) -> Result<(Vec<u8>, Option<String>)> {
+        let response = self
+            .send_raw(link, false, |setup, url, _| setup.client.get(url))
+            .await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok((read_bytes(response, max).await?, content_type))
     }
 
     /// POST a form (the AJAX search).
@@ -682,6 +706,30 @@ fn redact_query(url: &url::Url) -> String {
     u.to_string()
 }
 
+/// The body of `response`, refused once it grows past `max` bytes.
+pub async fn read_bytes(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>> {
+    let host = host_of(response.url());
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > max {
+                    return Err(Error::Http(format!(
+                        "{host} sent more than {max} bytes for {}",
+                        redact_query(response.url())
+                    )));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(bytes),
+            Err(e) if e.is_timeout() => {
+                return Err(Error::Timeout(format!("{host} stopped sending (timeout)")));
+            }
+            Err(e) => return Err(Error::Http(describe_transport(&e, &host, None))),
+        }
+    }
+}
+
 async fn read_body(mut response: reqwest::Response) -> Result<String> {
     let host = host_of(response.url());
     let mut bytes: Vec<u8> = Vec::new();
@@ -722,6 +770,10 @@ impl crate::network::NetworkClient for SiteClient {
 
     fn site_state(&self) -> Option<SiteState> {
         Some(self.state())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

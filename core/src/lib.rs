@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod config;
 pub mod connections;
+pub mod covers;
 pub mod download;
 pub mod error;
 pub mod events;

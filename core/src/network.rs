@@ -181,6 +181,8 @@ pub(crate) trait NetworkClient: Send + Sync {
     fn site_state(&self) -> Option<SiteState> {
         None
     }
+    /// The client itself, for callers that know its type (a site's client by its id).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 #[derive(Default)]
@@ -256,6 +258,11 @@ impl Network {
             clients.retain(|c| c.site_state().is_none() || c.name() != client.name());
         }
         clients.push(client);
+    }
+
+    /// Every client on this network.
+    pub(crate) fn clients(&self) -> Vec<Arc<dyn NetworkClient>> {
+        self.inner.clients.lock().expect("network lock").clone()
     }
 
     /// Every site client of this network, for `/health` and the plugin listing.

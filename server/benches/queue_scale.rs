@@ -93,7 +93,7 @@ fn main() {
         // The queue stays stopped: nothing is downloaded, only queued.
         std::fs::write(
             data_dir.join("config.json"),
-            r#"{"auth":{"bcrypt_cost":4},"providers":{"aniworld":{"base_url":"http://127.0.0.1:9"}}}"#,
+            r#"{"auth":{"bcrypt_cost":4},"download":{"autostart":false},"providers":{"aniworld":{"base_url":"http://127.0.0.1:9"}}}"#,
         )
         .unwrap();
         let server = Server::start_with_providers(&data_dir, &library);

@@ -50,6 +50,7 @@ struct StateInner {
     runtime: Runtime,
     config_write: tokio::sync::Mutex<()>,
     auth: AuthService,
+    cover_signer: crate::api::covers::CoverSigner,
     started: Instant,
     /// The periodic purge of expired sessions; stopped with the state.
     _session_purge: AbortOnDrop,
@@ -131,6 +132,16 @@ impl AppState {
             .expect("the server's runtime delivers connections")
     }
 
+    /// Series covers kept in the data dir.
+    pub fn covers(&self) -> &aniworld_core::covers::Covers {
+        &self.inner.runtime.covers
+    }
+
+    /// Signs and checks the cover URLs the UI puts into `<img>`.
+    pub fn cover_signer(&self) -> &crate::api::covers::CoverSigner {
+        &self.inner.cover_signer
+    }
+
     /// Proxy, the base URL each site answers on, and which sites and hosters are down.
     pub fn network(&self) -> &Network {
         &self.inner.runtime.network
@@ -186,6 +197,7 @@ impl App {
                 runtime,
                 config_write: tokio::sync::Mutex::new(()),
                 auth,
+                cover_signer: crate::api::covers::CoverSigner::new(&secret),
                 started: Instant::now(),
                 _session_purge: session_purge,
             }),

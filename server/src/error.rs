@@ -80,6 +80,15 @@ impl ApiError {
         ApiError::NotFound(body("not_found", message, None))
     }
 
+    /// A 404 with its own code and details.
+    pub fn not_found_with(
+        code: &str,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Self {
+        ApiError::NotFound(body(code, message, Some(details)))
+    }
+
     pub fn conflict(code: &str, message: impl Into<String>) -> Self {
         ApiError::Conflict(body(code, message, None))
     }

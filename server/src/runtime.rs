@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use aniworld_core::catalogue::Catalogue;
 use aniworld_core::config::Config;
 use aniworld_core::connections::ConnectionService;
+use aniworld_core::covers::Covers;
 use aniworld_core::events::CallbackManager;
 use aniworld_core::library::Library;
 use aniworld_core::network::Network;
@@ -26,6 +27,25 @@ pub struct Overrides {
     pub library: Option<PathBuf>,
     /// `server.bind`.
     pub bind: Option<String>,
+}
+
+/// Where a config key's value in effect comes from, when not from `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideSource {
+    /// An `ANIWORLD_<SECTION>__<KEY>` environment variable.
+    Env,
+    /// A command-line flag (`--library`, `--bind`).
+    Cli,
+}
+
+/// A config key (or a whole section) whose value in effect is not the file's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverriddenKey {
+    /// `library.path`, or a section such as `providers.sto`.
+    pub key: String,
+    pub source: OverrideSource,
+    /// The variable or flag that sets it (`ANIWORLD_LIBRARY__PATH`, `--library`).
+    pub by: String,
 }
 
 /// Where the database is: the data dir's, or one in memory for this run only.
@@ -99,6 +119,8 @@ pub struct Runtime {
     pub network: Network,
     /// Delivery to the configured connections (the server only).
     pub connections: Option<ConnectionService>,
+    /// Series covers in `DATA_DIR/covers`.
+    pub covers: Covers,
 }
 
 /// The config file of `data_dir` with the environment and `overrides` applied.
@@ -212,6 +234,7 @@ impl Runtime {
         } else {
             None
         };
+        let covers = Covers::open(data_dir.join("covers"), network.clone());
         let connections = options.connections.then(|| {
             ConnectionService::start(
                 store.clone(),
@@ -233,6 +256,7 @@ impl Runtime {
             queue,
             network,
             connections,
+            covers,
         })
     }
 
@@ -243,6 +267,41 @@ impl Runtime {
 
     pub fn overrides(&self) -> &Overrides {
         &self.overrides
+    }
+
+    /// The keys whose value in effect comes from the environment or the command line: never
+    /// written to `config.json` through the API.
+    pub fn overridden_keys(&self) -> Vec<OverriddenKey> {
+        let mut keys: Vec<OverriddenKey> =
+            aniworld_core::config::env_override_keys(std::env::vars())
+                .into_iter()
+                .map(|(key, by)| OverriddenKey {
+                    key,
+                    source: OverrideSource::Env,
+                    by,
+                })
+                .collect();
+        let cli = [
+            (
+                "library.path",
+                "--library",
+                self.overrides.library.is_some(),
+            ),
+            ("server.bind", "--bind", self.overrides.bind.is_some()),
+        ];
+        for (key, flag, set) in cli {
+            if set {
+                // The flag wins over the environment (it is applied last).
+                keys.retain(|k| k.key != key);
+                keys.push(OverriddenKey {
+                    key: key.to_owned(),
+                    source: OverrideSource::Cli,
+                    by: flag.to_owned(),
+                });
+            }
+        }
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
+        keys
     }
 
     /// Re-reads `config.json` after a change and hands it to the services. A new

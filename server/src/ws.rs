@@ -52,6 +52,7 @@ pub fn room_of(event: &Event) -> &'static str {
         | Event::ScanFailed { .. } => "scan_progress",
         Event::SeriesAdded { .. }
         | Event::SeriesUpdated { .. }
+        | Event::SuggestionsReady { .. }
         | Event::HookFailed { .. }
         | Event::ConnectionFailed { .. } => "system",
     }

@@ -14,10 +14,12 @@ use crate::FixtureSite;
 pub const PASSWORD: &str = "correct horse battery";
 
 /// Test config: cheap bcrypt so tests stay fast; the built-in providers are off (tests never
-/// reach the real sites; [`TestApp::with_fixture`] points them at the fixture site).
+/// reach the real sites; [`TestApp::with_fixture`] points them at the fixture site); the queue
+/// waits for Start (`download.autostart` off), so a test sees what it queued before it runs.
 pub fn base_config() -> Value {
     json!({
         "auth": { "bcrypt_cost": 4 },
+        "download": { "autostart": false },
         "providers": {
             "aniworld": { "enabled": false, "base_url": "http://127.0.0.1:9" },
             "sto": { "enabled": false, "base_url": "http://127.0.0.1:9" }

@@ -16,6 +16,7 @@ use poem::{EndpointExt, IntoEndpoint, Request};
 pub mod app;
 pub mod bin;
 pub mod catalogue;
+pub mod covers;
 pub mod hosters;
 pub mod media;
 pub mod net;

@@ -142,6 +142,9 @@ pub struct DownloadConfig {
     pub max_height: u32,
     /// Remux HLS output with ffmpeg when it is on the PATH: `none`, `mp4` or `mkv`.
     pub remux: String,
+    /// Start the queue when the server starts, so queued episodes download without pressing
+    /// Start. A paused queue stays paused.
+    pub autostart: bool,
 }
 
 impl Default for DownloadConfig {
@@ -169,6 +172,7 @@ impl Default for DownloadConfig {
             attempts_per_candidate: 2,
             max_height: 0,
             remux: "none".to_owned(),
+            autostart: true,
         }
     }
 }
@@ -1020,6 +1024,25 @@ fn is_backup_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+}
+
+/// The config keys (`download.max_parallel`, or a whole section) that `ANIWORLD_*` variables in
+/// `env` override, each with its variable, in key order.
+pub fn env_override_keys(env: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+        .map(|(name, _)| {
+            let key = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+                .join(".");
+            (key, name)
+        })
+        .collect();
+    keys.sort();
+    keys
 }
 
 /// Applies `ANIWORLD_<SECTION>__<KEY>[__<KEY>...]` variables to a config document. Variables

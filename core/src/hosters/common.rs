@@ -389,6 +389,10 @@ impl crate::network::NetworkClient for HosterClient {
     fn reconfigure(&self, config: &crate::config::Config) -> Result<()> {
         HosterClient::reconfigure(self, &config.network)
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]

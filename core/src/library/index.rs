@@ -39,6 +39,86 @@ impl Missing {
             .as_ref()
             .map(|m| (m.regular_count() + m.specials.len()) as u64)
     }
+
+    /// Whether the provider ever answered, and if not, whether asking it failed.
+    pub fn state(&self) -> MissingState {
+        match (&self.episodes, &self.failure) {
+            (Some(_), _) => MissingState::Known,
+            (None, Some(_)) => MissingState::Failed,
+            (None, None) => MissingState::Unknown,
+        }
+    }
+
+    /// Why the counts are unknown (or old): `None` when the provider's last answer stands.
+    /// `provider_enabled` tells "not asked yet" from "nobody can ask".
+    pub fn reason(&self, provider_enabled: bool) -> Option<UnknownReason> {
+        match &self.failure {
+            Some(f) => Some(UnknownReason::of_failure(&f.code)),
+            None if self.episodes.is_some() => None,
+            None if provider_enabled => Some(UnknownReason::NotAsked),
+            None => Some(UnknownReason::NoProvider),
+        }
+    }
+
+    /// Whether the series matches a state filter.
+    pub fn matches(&self, filter: StateFilter) -> bool {
+        match filter {
+            StateFilter::Missing => self.total().is_some_and(|c| c > 0),
+            StateFilter::Complete => self.total() == Some(0),
+            StateFilter::Unknown => self.episodes.is_none(),
+        }
+    }
+}
+
+/// What is known of a series' missing episodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingState {
+    /// The provider answered at least once: the counts are real (maybe old, see the reason).
+    Known,
+    /// The provider was never asked (or nobody can ask it): the counts are unknown.
+    Unknown,
+    /// The provider never answered and the last ask failed: the counts are unknown.
+    Failed,
+}
+
+/// Why missing episodes are unknown, or why the known ones are old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownReason {
+    /// Not asked yet (a request is due).
+    NotAsked,
+    /// No enabled provider serves the series' site.
+    NoProvider,
+    /// The site shows a bot check.
+    Blocked,
+    /// The site could not be reached (down, refused, timed out, proxy failed).
+    SiteDown,
+    /// The site does not know the series.
+    NotFound,
+    /// Anything else (the site's page could not be read, a plugin failed).
+    Failed,
+}
+
+impl UnknownReason {
+    /// From a recorded failure's error code (`core::Error::code`).
+    pub fn of_failure(code: &str) -> Self {
+        match code {
+            "blocked" => UnknownReason::Blocked,
+            "site_down" | "timeout" | "upstream_error" | "proxy_error" => UnknownReason::SiteDown,
+            "not_found" => UnknownReason::NotFound,
+            _ => UnknownReason::Failed,
+        }
+    }
+}
+
+/// A filter of the list by what is known of missing episodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    /// Known to miss episodes.
+    Missing,
+    /// Known to miss nothing (the provider answered).
+    Complete,
+    /// Not known (never answered, whatever the reason).
+    Unknown,
 }
 
 /// One series in the index.
@@ -120,8 +200,8 @@ pub enum SortBy {
 /// A page of the list.
 pub struct ListQuery<'a> {
     pub text: Option<&'a str>,
-    /// Only series known to miss episodes.
-    pub only_missing: bool,
+    /// Only series in this state (`Missing` = known to miss episodes; unknown ones never match it).
+    pub state: Option<StateFilter>,
     pub site: Option<&'a str>,
     pub sort: SortBy,
     pub descending: bool,
@@ -189,6 +269,19 @@ impl Index {
         self.unmatched.clone()
     }
 
+    /// A folder got its `.aniworld.json`: it is no longer unmatched.
+    pub fn remove_unmatched(&mut self, folder: &str) {
+        if self.unmatched.iter().any(|u| u.folder == folder) {
+            let rest = self
+                .unmatched
+                .iter()
+                .filter(|u| u.folder != folder)
+                .cloned()
+                .collect();
+            self.unmatched = Arc::new(rest);
+        }
+    }
+
     pub fn set_unmatched(&mut self, unmatched: Vec<UnmatchedFolder>) {
         if *self.unmatched != unmatched {
             self.unmatched = Arc::new(unmatched);
@@ -220,7 +313,7 @@ impl Index {
 
     /// Filters, sorts and pages the index; returns the page and the total matching.
     pub fn list(&self, q: &ListQuery<'_>) -> (Vec<SeriesEntry>, usize) {
-        let unfiltered = q.text.is_none_or(str::is_empty) && q.site.is_none() && !q.only_missing;
+        let unfiltered = q.text.is_none_or(str::is_empty) && q.site.is_none() && q.state.is_none();
         if unfiltered && q.sort == SortBy::Name && !q.descending {
             // The index is kept in name order: a page is a slice, whatever the library size.
             let page = self
@@ -238,7 +331,7 @@ impl Index {
             .iter()
             .filter(|e| needle.as_deref().is_none_or(|n| e.matches(n)))
             .filter(|e| q.site.is_none_or(|s| e.site == s))
-            .filter(|e| !q.only_missing || e.missing.total().is_some_and(|c| c > 0))
+            .filter(|e| q.state.is_none_or(|f| e.missing.matches(f)))
             .collect();
         match q.sort {
             SortBy::Name => {}

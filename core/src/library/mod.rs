@@ -9,6 +9,7 @@
 mod add;
 mod index;
 mod scan;
+mod suggest;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,8 +28,12 @@ use crate::storage::scan_state::ScanStateRepo;
 use crate::storage::series::{SeriesRecord, SeriesUpsert};
 
 pub use add::folder_name;
-pub use index::{ListQuery, Missing, SeriesEntry, SortBy, UnmatchedFolder};
+pub use index::{
+    ListQuery, Missing, MissingState, SeriesEntry, SortBy, StateFilter, UnknownReason,
+    UnmatchedFolder,
+};
 pub use scan::ScanResult;
+pub use suggest::{FolderSuggestions, SuggestionState, search_text_of_folder};
 
 use index::Index;
 
@@ -37,6 +42,9 @@ use index::Index;
 pub struct ScanHandle {
     pub id: String,
     pub running: bool,
+    /// Folders read so far and in all (0 of 0 until the scanner has listed the library).
+    pub done: u64,
+    pub total: u64,
 }
 
 /// How current the provider data of a series page is.
@@ -84,6 +92,9 @@ struct Inner {
     writer: tokio::sync::Mutex<()>,
     /// Whether a background catalogue refresh runs.
     refreshing: AtomicBool,
+    /// Provider searches for unmatched folders: remembered and running.
+    suggestions: Mutex<suggest::SuggestionCache>,
+    suggestion_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The scanner's state, kept in the database.
@@ -128,6 +139,8 @@ impl Library {
                 scan: Mutex::new(None),
                 writer: tokio::sync::Mutex::new(()),
                 refreshing: AtomicBool::new(false),
+                suggestions: Mutex::new(suggest::SuggestionCache::default()),
+                suggestion_slots: Arc::new(tokio::sync::Semaphore::new(suggest::SEARCHES_AT_ONCE)),
             }),
         };
         Ok(library)
@@ -182,6 +195,27 @@ impl Library {
     /// Folders without `.aniworld.json`, as the last scan found them.
     pub fn unmatched(&self) -> Arc<Vec<UnmatchedFolder>> {
         self.inner.index.read().expect("index lock").unmatched()
+    }
+
+    /// Where the provider says a series' cover is: its last answer, else what was recorded
+    /// when the series was added.
+    pub async fn cover_source(&self, key: &SeriesKey) -> Option<String> {
+        let entry = self.get(key)?;
+        if let Some(cover) = self
+            .catalogue()
+            .cached_any_age(&entry.site, key)
+            .await
+            .and_then(|i| i.cover)
+        {
+            return Some(cover);
+        }
+        match self.inner.store.series().get_by_key(key).await {
+            Ok(record) => record.and_then(|r| r.cover),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "series record not readable");
+                None
+            }
+        }
     }
 
     /// Missing episodes known across the library (series whose provider never answered apart).
@@ -484,6 +518,8 @@ impl Library {
             *current = Some(ScanHandle {
                 id: id.clone(),
                 running: true,
+                done: 0,
+                total: 0,
             });
             id
         };

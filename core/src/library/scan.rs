@@ -48,6 +48,21 @@ fn on_disk(series: &ScannedSeries) -> EpisodeSet {
 }
 
 impl Library {
+    /// Keeps the running scan's progress for those who ask (`GET /api/library/status`).
+    fn scan_progressed(&self, scan_id: &str, done: u64, total: u64) {
+        if let Some(handle) = self
+            .inner
+            .scan
+            .lock()
+            .expect("scan lock")
+            .as_mut()
+            .filter(|h| h.id == scan_id)
+        {
+            handle.done = done;
+            handle.total = total;
+        }
+    }
+
     pub(super) async fn rescan_as(&self, scan_id: &str) -> Result<ScanResult> {
         let result = self.scan_and_record(scan_id).await;
         let event = match &result {
@@ -112,6 +127,11 @@ impl Library {
             let mut index = self.index_write();
             index.apply(entries, &changes.removed);
             index.set_unmatched(changes.unmatched);
+            self.inner
+                .suggestions
+                .lock()
+                .expect("suggestions lock")
+                .retain(&index.unmatched());
             index.len() as u64
         };
         report.warnings.extend(changes.warnings);
@@ -199,9 +219,11 @@ impl Library {
     /// At most 10 progress events a second, and always the last one.
     fn progress_events(&self, scan_id: &str) -> crate::scanner::ProgressFn {
         let events = self.events().clone();
+        let library = self.clone();
         let scan_id = scan_id.to_owned();
         let last = Arc::new(Mutex::new(None::<Instant>));
         Arc::new(move |done, total, folder: &str| {
+            library.scan_progressed(&scan_id, done, total);
             let mut last = last.lock().expect("progress lock");
             let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
             if due || done == total {

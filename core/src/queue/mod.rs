@@ -88,7 +88,8 @@ impl DownloadQueue {
         if !recovered.is_empty() {
             tracing::info!(items = ?recovered, "resuming downloads interrupted by a restart");
         }
-        let running = repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
+        // `download.autostart`: the queue runs from the start; else it is as it was left.
+        let running = config.download.autostart || repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
         let paused = repo.flag(FLAG_PAUSED).await?.unwrap_or(false);
         let (changes, _) = watch::channel(0);
         let queue = DownloadQueue {

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aniworld_core::library::{ListQuery, Missing, ProviderDataState, SeriesEntry, SortBy};
+use aniworld_core::library::{
+    ListQuery, Missing, MissingState as CoreMissingState, ProviderDataState, SeriesEntry, SortBy,
+    StateFilter, UnknownReason,
+};
 use aniworld_core::model::SeriesKey;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -26,15 +29,97 @@ pub struct AnimeSummary {
     /// Folder name in the library.
     pub folder: String,
     pub year: Option<i32>,
-    /// Regular episodes (seasons ≥ 1) the provider lists that are not on disk; null = not checked yet.
+    /// Regular episodes (seasons ≥ 1) the provider lists that are not on disk; null = unknown
+    /// (see `missing_state`), never "nothing missing".
     pub missing_episodes: Option<u64>,
-    /// Movies/specials (season 0) not on disk; null = not checked yet.
+    /// Movies/specials (season 0) not on disk; null = unknown.
     pub missing_specials: Option<u64>,
     /// The missing episodes per season (regular seasons in order, then season 0 = movies/specials);
-    /// empty when nothing is missing or the site was not asked yet.
+    /// empty when nothing is missing or when it is unknown (`missing_state` tells which).
     pub missing: Vec<MissingSeason>,
+    // Enum fields carry no doc of their own: the enums document themselves, and a described
+    // enum reference (`allOf`) is more than some client generators take. An optional enum is left
+    // out rather than sent as null, which its schema (an enum of strings) does not allow.
+    pub missing_state: MissingState,
+    #[oai(skip_serializing_if_is_none)]
+    pub missing_reason: Option<MissingReason>,
+    /// The last failure's message, when there was one.
+    pub missing_error: Option<String>,
+    /// When the provider last answered (unix seconds); null = never.
+    pub checked_at: Option<i64>,
+    /// Episode files on disk (as of the last scan or download).
+    pub episodes_on_disk: u64,
+    /// A signed URL of the series' cover for `<img>` (see `GET /api/anime/{id}/cover`); null when
+    /// no cover can be known yet (the provider never answered and none is stored).
+    pub cover_url: Option<String>,
     /// The provider's page of the series.
     pub link: Option<String>,
+}
+
+/// Whether a series' missing episodes are known: `known` (the provider answered; the counts are
+/// real), `unknown` (not asked yet, or no enabled provider for the site), `failed` (never answered
+/// and the last ask failed; `missing_reason` says why). With `unknown` or `failed` the counts are
+/// null and nothing may be called complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum MissingState {
+    Known,
+    Unknown,
+    Failed,
+}
+
+/// Why missing episodes are unknown, or why known ones are old (the last ask failed); the field
+/// is left out when the provider's last answer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum MissingReason {
+    /// The site has not been asked yet.
+    NotAsked,
+    /// No enabled provider serves the series' site.
+    NoProvider,
+    /// The site shows a bot check.
+    Blocked,
+    /// The site could not be reached (down, refused, timed out, proxy failed).
+    SiteDown,
+    /// The site does not know the series.
+    NotFound,
+    /// Anything else (see `missing_error`).
+    Failed,
+}
+
+/// A list filter by what is known of missing episodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum AnimeStateFilter {
+    /// Known to miss episodes.
+    Missing,
+    /// The provider answered and nothing is missing.
+    Complete,
+    /// Not known (not asked yet, or the site failed).
+    Unknown,
+}
+
+impl From<CoreMissingState> for MissingState {
+    fn from(s: CoreMissingState) -> Self {
+        match s {
+            CoreMissingState::Known => MissingState::Known,
+            CoreMissingState::Unknown => MissingState::Unknown,
+            CoreMissingState::Failed => MissingState::Failed,
+        }
+    }
+}
+
+impl From<UnknownReason> for MissingReason {
+    fn from(r: UnknownReason) -> Self {
+        match r {
+            UnknownReason::NotAsked => MissingReason::NotAsked,
+            UnknownReason::NoProvider => MissingReason::NoProvider,
+            UnknownReason::Blocked => MissingReason::Blocked,
+            UnknownReason::SiteDown => MissingReason::SiteDown,
+            UnknownReason::NotFound => MissingReason::NotFound,
+            UnknownReason::Failed => MissingReason::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -112,7 +197,13 @@ pub struct AnimeDetail {
     /// Not on disk, by season.
     pub missing: Vec<MissingSeason>,
     pub missing_episodes: Option<u64>,
-    /// How current `seasons` and `missing` are; fresh data arrives as a `series_updated` event.
+    /// Movies/specials not on disk; null = unknown.
+    pub missing_specials: Option<u64>,
+    pub missing_state: MissingState,
+    #[oai(skip_serializing_if_is_none)]
+    pub missing_reason: Option<MissingReason>,
+    /// A signed URL of the cover for `<img>`; null when no cover can be known yet.
+    pub cover_url: Option<String>,
     pub provider_state: ProviderState,
     /// When the provider last answered (unix seconds); null = never.
     pub checked_at: Option<i64>,
@@ -120,7 +211,8 @@ pub struct AnimeDetail {
     pub provider_error: Option<String>,
 }
 
-/// How current a series page's provider data is.
+/// How current a series page's `seasons` and `missing` are; fresh data arrives as a
+/// `series_updated` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum ProviderState {
@@ -153,7 +245,7 @@ pub struct SearchRequest {
     pub site: Option<String>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Clone, Object)]
 pub struct SearchHit {
     pub key: String,
     pub site: String,
@@ -163,6 +255,20 @@ pub struct SearchHit {
     pub cover: Option<String>,
     /// Series page; pass it to `POST /api/anime/add`.
     pub link: String,
+}
+
+impl From<aniworld_core::model::SearchResult> for SearchHit {
+    fn from(r: aniworld_core::model::SearchResult) -> Self {
+        SearchHit {
+            key: r.key.to_string(),
+            site: r.site,
+            name: r.name,
+            year: r.year,
+            description: r.description,
+            cover: r.cover,
+            link: r.link,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -236,9 +342,28 @@ fn missing_seasons(m: &Missing) -> Vec<MissingSeason> {
     seasons
 }
 
-fn summary(state: &AppState, e: &SeriesEntry) -> AnimeSummary {
+fn reason_of(state: &AppState, e: &SeriesEntry) -> Option<MissingReason> {
+    let enabled = state.registry().provider(&e.site).is_ok();
+    e.missing.reason(enabled).map(Into::into)
+}
+
+/// The signed cover URL, when a cover is stored or the provider has answered (and so may
+/// have named one).
+fn cover_url_of(state: &AppState, e: &SeriesEntry) -> Option<String> {
+    let possible =
+        e.missing.checked_at.is_some() || state.covers().stored(&e.site, &e.key).is_some();
+    possible.then(|| state.cover_signer().url(&e.key))
+}
+
+pub(crate) fn summary(state: &AppState, e: &SeriesEntry) -> AnimeSummary {
     let missing = e.missing.episodes.as_ref();
     AnimeSummary {
+        missing_state: e.missing.state().into(),
+        missing_reason: reason_of(state, e),
+        missing_error: e.missing.failure.as_ref().map(|f| f.message.clone()),
+        checked_at: e.missing.checked_at,
+        episodes_on_disk: e.on_disk.len() as u64,
+        cover_url: cover_url_of(state, e),
         key: e.key.to_string(),
         name: e.name.clone(),
         site: e.site.clone(),
@@ -268,8 +393,13 @@ impl AnimeApi {
         per_page: Query<Option<u32>>,
         /// Case-insensitive text in name, key or folder.
         q: Query<Option<String>>,
-        /// Only series with missing episodes.
+        /// Only series known to miss episodes (series whose missing episodes are unknown never
+        /// match); the same as `state=missing`.
         missing: Query<Option<bool>>,
+        /// Only series in this state: `missing`, `complete` (the provider answered and nothing is
+        /// missing) or `unknown` (not asked yet, or the site failed).
+        #[oai(name = "state")]
+        state_filter: Query<Option<AnimeStateFilter>>,
         /// Only series of this provider.
         site: Query<Option<String>>,
         sort: Query<Option<AnimeSort>>,
@@ -292,9 +422,15 @@ impl AnimeApi {
             AnimeSort::Missing => SortBy::Missing,
             AnimeSort::Added => SortBy::Added,
         };
+        let filter = match (state_filter.0, missing.0) {
+            (Some(AnimeStateFilter::Missing), _) | (None, Some(true)) => Some(StateFilter::Missing),
+            (Some(AnimeStateFilter::Complete), _) => Some(StateFilter::Complete),
+            (Some(AnimeStateFilter::Unknown), _) => Some(StateFilter::Unknown),
+            (None, _) => None,
+        };
         let query = ListQuery {
             text: q.0.as_deref(),
-            only_missing: missing.0.unwrap_or(false),
+            state: filter,
             site: site.0.as_deref(),
             sort,
             descending: order.0 == Some(SortOrder::Desc),
@@ -322,12 +458,10 @@ impl AnimeApi {
         /// Series key or folder name.
         id: Path<String>,
     ) -> ApiResult<Json<AnimeDetail>> {
-        let entry = state.library().find(&id.0).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no series with key or folder {:?}",
-                truncate(&id.0)
-            ))
-        })?;
+        let entry = state
+            .library()
+            .find(&id.0)
+            .ok_or_else(|| not_found_or_unmatched(&state, &id.0))?;
         let detail = state.library().detail(&entry.key, DETAIL_WAIT).await?;
         let on_disk = &detail.entry.on_disk;
         let seasons = detail
@@ -388,6 +522,15 @@ impl AnimeApi {
                 .episodes
                 .as_ref()
                 .map(|m| m.regular_count() as u64),
+            missing_specials: e.missing.episodes.as_ref().map(|m| m.specials.len() as u64),
+            missing_state: e.missing.state().into(),
+            missing_reason: reason_of(&state, e),
+            cover_url: cover_url_of(&state, e).or_else(|| {
+                detail
+                    .cover
+                    .is_some()
+                    .then(|| state.cover_signer().url(&e.key))
+            }),
             provider_state: detail.provider_state.into(),
             checked_at: detail.checked_at,
             provider_error: detail.failure.map(|f| f.message),
@@ -406,19 +549,7 @@ impl AnimeApi {
             aniworld_core::search::search(state.registry(), &body.0.query, body.0.site.as_deref())
                 .await?;
         Ok(Json(
-            outcome
-                .hits
-                .into_iter()
-                .map(|r| SearchHit {
-                    key: r.key.to_string(),
-                    site: r.site,
-                    name: r.name,
-                    year: r.year,
-                    description: r.description,
-                    cover: r.cover,
-                    link: r.link,
-                })
-                .collect(),
+            outcome.hits.into_iter().map(SearchHit::from).collect(),
         ))
     }
 
@@ -452,4 +583,28 @@ impl AnimeApi {
 
 fn truncate(s: &str) -> String {
     s.chars().take(100).collect()
+}
+
+/// A 404 for an id that names no series; for a folder without `.aniworld.json` it says so and
+/// points to where it can be matched (`error: "unmatched_folder"`).
+fn not_found_or_unmatched(state: &AppState, id: &str) -> ApiError {
+    match state.library().unmatched().iter().find(|u| u.folder == id) {
+        Some(u) => ApiError::not_found_with(
+            "unmatched_folder",
+            format!(
+                "folder {:?} has no .aniworld.json yet, so it is not a series of the library: \
+                 match it to a provider series with POST /api/library/match \
+                 (suggestions: GET /api/library/unmatched)",
+                truncate(id)
+            ),
+            serde_json::json!({
+                "folder": u.folder,
+                "episodes": u.episodes,
+                "suggested_key": u.suggested_key.as_ref().map(|k| k.to_string()),
+                "unmatched": "/api/library/unmatched",
+                "match": "/api/library/match",
+            }),
+        ),
+        None => ApiError::not_found(format!("no series with key or folder {:?}", truncate(id))),
+    }
 }

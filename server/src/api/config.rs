@@ -5,7 +5,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::config_types::ConfigDoc;
+use super::config_types::{ConfigDoc, OverriddenKey, OverrideSource};
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
 use crate::config_file;
@@ -181,6 +181,74 @@ fn patch_value(doc: &ConfigDoc) -> serde_json::Value {
     value
 }
 
+/// The config in effect as the API shows it, with the keys the environment or the command line
+/// set.
+fn effective_doc(state: &AppState) -> ApiResult<ConfigDoc> {
+    let mut doc = to_doc(&state.config())?;
+    doc.overridden = Some(
+        state
+            .runtime()
+            .overridden_keys()
+            .into_iter()
+            .map(|k| OverriddenKey {
+                key: k.key,
+                source: match k.source {
+                    crate::runtime::OverrideSource::Env => OverrideSource::Env,
+                    crate::runtime::OverrideSource::Cli => OverrideSource::Cli,
+                },
+                by: k.by,
+            })
+            .collect(),
+    );
+    Ok(doc)
+}
+
+/// The JSON pointer of a dotted key (`providers.sto` → `/providers/sto`).
+fn pointer_of(dotted: &str) -> String {
+    dotted
+        .split('.')
+        .map(|p| format!("/{}", pointer_escape(p)))
+        .collect()
+}
+
+/// Takes the keys the environment or the command line set out of `patch`: sent back as `GET`
+/// showed them they are dropped (so they never reach `config.json`); with another value the
+/// request is refused with an error naming the key and what sets it.
+fn drop_overridden(state: &AppState, patch: &mut serde_json::Value) -> ApiResult<()> {
+    let overridden = state.runtime().overridden_keys();
+    if overridden.is_empty() {
+        return Ok(());
+    }
+    let effective = serde_json::to_value(to_doc(&state.config())?)
+        .map_err(|e| ApiError::internal(format!("config does not serialise: {e}")))?;
+    for k in overridden {
+        let pointer = pointer_of(&k.key);
+        let Some(sent) = patch.pointer(&pointer) else {
+            continue;
+        };
+        if effective.pointer(&pointer) != Some(sent) {
+            let what = match k.source {
+                crate::runtime::OverrideSource::Env => "the environment variable",
+                crate::runtime::OverrideSource::Cli => "the command-line flag",
+            };
+            return Err(ApiError::invalid(
+                &k.key,
+                format!(
+                    "{} is set by {what} {} for this run, so it cannot be changed here: \
+                     change or remove {} instead",
+                    k.key, k.by, k.by
+                ),
+            ));
+        }
+        if let Some((parent, last)) = pointer.rsplit_once('/')
+            && let Some(obj) = patch.pointer_mut(parent).and_then(|p| p.as_object_mut())
+        {
+            obj.remove(&last.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    Ok(())
+}
+
 /// Recursive merge: objects key by key, anything else replaced.
 fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
     match (target, patch) {
@@ -198,14 +266,16 @@ fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
     }
 }
 
-/// The file's document with `patch` merged in, parsed and validated. File-only keys are left
-/// out of the merge: [`check_file_only_keys`] has made sure they are unchanged, and dropping them
-/// keeps command-line and environment overrides (and redacted passwords) out of the file.
-/// Redacted secrets sent back unchanged keep the stored value. A `providers.<id>.headers` map
-/// that is sent replaces the stored one (so a header can be removed).
-fn merged_config(state: &AppState, mut patch: ConfigDoc) -> Result<Config, aniworld_core::Error> {
+/// The file's document with `patch` merged in, parsed and validated. Keys the environment or the
+/// command line set are taken out ([`drop_overridden`]), and file-only keys are left out of the
+/// merge ([`check_file_only_keys`] has made sure they are unchanged), so overrides and redacted
+/// passwords never reach the file. Redacted secrets sent back unchanged keep the stored value. A
+/// `providers.<id>.headers` map that is sent replaces the stored one (so a header can be removed).
+fn merged_config(state: &AppState, mut patch: ConfigDoc) -> ApiResult<Config> {
     patch.read_only = None;
+    patch.overridden = None;
     let mut patch = serde_json::to_value(patch).expect("config document serialises");
+    drop_overridden(state, &mut patch)?;
     for key in Config::file_only_keys() {
         if let Some((section, field)) = key.split_once('.')
             && let Some(obj) = patch.get_mut(section).and_then(|v| v.as_object_mut())
@@ -261,7 +331,7 @@ fn merged_config(state: &AppState, mut patch: ConfigDoc) -> Result<Config, aniwo
         keep_connection_secrets(sent, &stored);
     }
     merge(&mut base, patch);
-    config_file::from_value(base)
+    Ok(config_file::from_value(base)?)
 }
 
 /// Puts the stored secret back where a connection sent the redacted form `GET` showed. The stored
@@ -300,23 +370,26 @@ fn keep_connection_secrets(sent: &mut [serde_json::Value], stored: &[ConnectionC
     }
 }
 
-fn validation_of(result: Result<Config, aniworld_core::Error>) -> ConfigValidation {
+fn validation_of(result: ApiResult<Config>) -> ConfigValidation {
     match result {
         Ok(_) => ConfigValidation {
             valid: true,
             field: None,
             message: None,
         },
-        Err(aniworld_core::Error::Invalid { field, message }) => ConfigValidation {
-            valid: false,
-            field: Some(field),
-            message: Some(message),
-        },
-        Err(e) => ConfigValidation {
-            valid: false,
-            field: None,
-            message: Some(e.to_string()),
-        },
+        Err(e) => {
+            let body = e.body();
+            ConfigValidation {
+                valid: false,
+                field: body
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.get("field"))
+                    .and_then(|f| f.as_str())
+                    .map(str::to_owned),
+                message: Some(body.message.clone()),
+            }
+        }
     }
 }
 
@@ -324,14 +397,17 @@ pub struct ConfigApi;
 
 #[OpenApi(prefix_path = "/api/config", tag = "ApiTags::Config")]
 impl ConfigApi {
-    /// The config in effect (environment overrides applied, passwords in URLs redacted).
+    /// The config in effect (environment and command-line overrides applied, passwords in URLs
+    /// redacted); `overridden` lists the keys those set.
     #[oai(path = "/", method = "get", operation_id = "config_get")]
     async fn get(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<ConfigDoc>> {
-        Ok(Json(to_doc(&state.config())?))
+        Ok(Json(effective_doc(&state)?))
     }
 
     /// Changes the config: the body (full or partial) is merged into `config.json`, validated
     /// (422 naming the bad key), the old file backed up, the new one written atomically.
+    /// Keys set by the environment or the command line (`overridden` in `GET`) are never
+    /// written: sent back unchanged they are ignored, changed they are refused (422).
     /// Bind address, database and plugin folders take effect on the next start.
     #[oai(path = "/", method = "put", operation_id = "config_put")]
     async fn put(
@@ -346,7 +422,7 @@ impl ConfigApi {
         let backup = config_file::save(&config, state.data_dir())?;
         state.reload_config().await?;
         Ok(Json(ConfigSaved {
-            config: to_doc(&state.config())?,
+            config: effective_doc(&state)?,
             backup,
         }))
     }
@@ -359,20 +435,9 @@ impl ConfigApi {
         state: Data<&AppState>,
         body: Json<ConfigDoc>,
     ) -> ApiResult<Json<ConfigValidation>> {
-        if let Err(e) = check_file_only_keys(&state, &patch_value(&body.0)) {
-            let b = e.body();
-            return Ok(Json(ConfigValidation {
-                valid: false,
-                field: b
-                    .details
-                    .as_ref()
-                    .and_then(|d| d.get("field"))
-                    .and_then(|f| f.as_str())
-                    .map(str::to_owned),
-                message: Some(b.message.clone()),
-            }));
-        }
-        Ok(Json(validation_of(merged_config(&state, body.0))))
+        let result = check_file_only_keys(&state, &patch_value(&body.0))
+            .and_then(|()| merged_config(&state, body.0));
+        Ok(Json(validation_of(result)))
     }
 
     /// Config backups, newest first.
@@ -425,7 +490,7 @@ impl ConfigApi {
         state.reload_config().await?;
         let backup = after.into_iter().find(|n| !before.contains(n));
         Ok(Json(ConfigSaved {
-            config: to_doc(&state.config())?,
+            config: effective_doc(&state)?,
             backup,
         }))
     }

@@ -51,6 +51,34 @@ pub struct ConfigDoc {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_only: Option<Vec<String>>,
+    /// Keys (or whole sections) whose value in effect comes from an environment variable or a
+    /// command-line flag for this run. Sent in answers; ignored in requests. A request may send
+    /// such a key back with the value shown (it is left out of `config.json`); another value is
+    /// refused (422 naming the key): change the variable or flag instead.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overridden: Option<Vec<OverriddenKey>>,
+}
+
+/// Where an overridden key's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum, Serialize, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum OverrideSource {
+    /// An `ANIWORLD_<SECTION>__<KEY>` environment variable.
+    Env,
+    /// A command-line flag of `aniworld serve` (`--library`, `--bind`).
+    Cli,
+}
+
+/// A config key set by the environment or the command line.
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+pub struct OverriddenKey {
+    /// `download.max_parallel`, or a section (`providers.sto`): everything below it.
+    pub key: String,
+    pub source: OverrideSource,
+    /// The variable or flag (`ANIWORLD_DOWNLOAD__MAX_PARALLEL`, `--library`).
+    pub by: String,
 }
 
 macro_rules! section {
@@ -109,6 +137,8 @@ section!(DownloadSection "DownloadConfig" {
     max_height: u32,
     /// `none`, `mp4` or `mkv`.
     remux: String,
+    /// Start the queue with the server (a paused queue stays paused).
+    autostart: bool,
 });
 
 section!(PluginsSection "PluginsConfig" {

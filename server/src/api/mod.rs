@@ -14,7 +14,9 @@ pub mod auth;
 pub mod config;
 mod config_types;
 pub mod connections;
+pub mod covers;
 pub mod health;
+pub mod library;
 pub mod plugins;
 pub mod queue;
 
@@ -26,6 +28,8 @@ pub enum ApiTags {
     Config,
     /// The library: series with missing episodes, provider search, adding series, rescans.
     Anime,
+    /// The library folder: indexing state, folders without `.aniworld.json` and matching them.
+    Library,
     /// The persistent download queue.
     Queue,
     /// Loaded providers, hosters and hook scripts.
@@ -55,6 +59,8 @@ pub type Apis = (
     auth::AuthApi,
     config::ConfigApi,
     anime::AnimeApi,
+    covers::CoversApi,
+    library::LibraryApi,
     queue::QueueApi,
     plugins::PluginsApi,
     connections::ConnectionsApi,
@@ -67,6 +73,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             auth::AuthApi,
             config::ConfigApi,
             anime::AnimeApi,
+            covers::CoversApi,
+            library::LibraryApi,
             queue::QueueApi,
             plugins::PluginsApi,
             connections::ConnectionsApi,

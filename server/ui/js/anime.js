@@ -62,8 +62,37 @@ export function seriesName(s) {
   return s.name || s.title || s.folder || s.key || '(unnamed)';
 }
 
+/** The server's signed cover URL first (kept in the data dir), else whatever the answer carries. */
 export function coverUrl(s) {
-  return s.cover || s.cover_url || s.image || s.poster || null;
+  return s.cover_url || s.cover || s.image || s.poster || null;
+}
+
+const REASONS = {
+  not_asked: 'not checked yet',
+  no_provider: 'no provider for this site',
+  blocked: 'site blocked',
+  site_down: 'site unreachable',
+  not_found: 'not found on the site',
+  failed: 'site check failed',
+};
+
+/** Why missing episodes are unknown (or old), in words; null when the site's answer stands. */
+export function reasonText(s) {
+  return s.missing_reason ? (REASONS[s.missing_reason] || String(s.missing_reason).replace(/_/g, ' ')) : null;
+}
+
+/**
+ * What is known of a series' missing episodes: `{state, count, specials, reason}` where state is
+ * 'missing' | 'complete' | 'unknown'. Unknown is never reported as complete or as zero: only a
+ * series whose site answered (`missing_state: known`) can be complete.
+ */
+export function missingStatus(s) {
+  const known = s.missing_state ? s.missing_state === 'known' : missingCount(s) !== null;
+  const reason = reasonText(s);
+  if (!known) return { state: 'unknown', count: null, specials: null, reason: reason || 'not checked yet' };
+  const count = missingCount(s) ?? 0;
+  const specials = missingSpecials(s) ?? 0;
+  return { state: count + specials > 0 ? 'missing' : 'complete', count, specials, reason };
 }
 
 /** A cover image, or a coloured tile with the initials when there is none (or it fails to load). */

@@ -65,6 +65,27 @@ export function notice(kind, ...children) {
   return h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
 }
 
+/**
+ * A confirmation that goes away: a notice with a close button that removes itself after `ms`
+ * (unless the keyboard focus is inside it). Errors stay until closed or replaced.
+ */
+export function flash(kind, ...children) {
+  const el = notice(kind, ...children);
+  el.classList.add('dismissable');
+  const close = h('button', { type: 'button', class: 'ghost small dismiss', 'aria-label': 'Dismiss', title: 'Dismiss' }, '×');
+  close.addEventListener('click', () => el.remove());
+  el.appendChild(close);
+  if (kind !== 'error') {
+    const ms = kind === 'ok' ? 6000 : 10000;
+    const timer = setTimeout(function hide() {
+      if (el.contains(document.activeElement)) { setTimeout(hide, 2000); return; }
+      el.remove();
+    }, ms);
+    close.addEventListener('click', () => clearTimeout(timer));
+  }
+  return el;
+}
+
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n < 0) return '';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -99,6 +120,12 @@ export function seasonLabel(season) {
   return Number(season) === 0 ? 'Movies & specials' : `Season ${season}`;
 }
 
+/** `S01E01`: two digits, more only when the number needs them (`S01E100`). */
 export function episodeCode(season, episode) {
-  return `S${String(season).padStart(2, '0')}E${String(episode).padStart(3, '0')}`;
+  return `S${String(season).padStart(2, '0')}E${String(episode).padStart(2, '0')}`;
+}
+
+/** `1 series`, `2 episodes`. */
+export function count(n, one, many) {
+  return `${n} ${Number(n) === 1 ? one : many}`;
 }

@@ -72,10 +72,14 @@ export async function startFixtureSite() {
   };
 }
 
-/** The real server, on a free loopback port, with its own data dir and library pointed at the fixture site. */
-export async function startServer(fixture, { name = 'server', env = {} } = {}) {
+/**
+ * The real server, on a free loopback port, with its own data dir and library pointed at the fixture
+ * site. `prepare(libraryPath)` runs before the server starts (an existing library on the first day).
+ */
+export async function startServer(fixture, { name = 'server', env = {}, prepare = null } = {}) {
   const dataDir = tempDir('aniworld-e2e-data-');
   const library = tempDir('aniworld-e2e-library-');
+  if (prepare) await prepare(library);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   fs.mkdirSync(logDir, { recursive: true });

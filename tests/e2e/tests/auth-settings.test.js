@@ -104,7 +104,8 @@ describe('web UI: first run, sign-in, settings', () => {
     await page.goto(`${server.url}/#/settings`);
     for (const id of ['#cfg-plugins-dir', '#cfg-scripts-dir', '#cfg-server-bind', '#cfg-database-url']) {
       const field = page.locator(id);
-      await field.waitFor();
+      // Folded under Advanced: in the page, not necessarily in view.
+      await field.waitFor({ state: 'attached' });
       assert.equal(await field.isDisabled(), true, id);
     }
     assert.match(await page.locator('#cfg-plugins-dir-locked').textContent(), /config\.json or the environment/);

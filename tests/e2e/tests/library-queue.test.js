@@ -228,6 +228,9 @@ describe('web UI: search, add, queue, library', () => {
 
   test('a long queue shows the server\'s counts and loads more items on request', async () => {
     const token = await page.evaluate(() => localStorage.getItem('aniworld.token'));
+    // The queue runs by itself (download.autostart): stopped here, these items stay waiting.
+    const wasRunning = (await apiCall(server, 'GET', '/queue/status', { token })).data.running;
+    assert.equal((await apiCall(server, 'POST', '/queue/stop', { token })).status, 200);
     const episodes = Array.from({ length: 150 }, (_, i) => ({ key: 'paging-show', site: 'aniworld', season: 1, episode: i + 1 }));
     const added = await apiCall(server, 'POST', '/queue/add', { token, body: { episodes } });
     assert.equal(added.status, 200);
@@ -245,6 +248,7 @@ describe('web UI: search, add, queue, library', () => {
     for (const item of added.data.added) {
       assert.equal((await apiCall(server, 'DELETE', `/queue/${item.id}`, { token })).status, 204);
     }
+    if (wasRunning) assert.equal((await apiCall(server, 'POST', '/queue/start', { token })).status, 200);
   });
 
   test('rescan shows live progress and the library then shows the episode on disk', async () => {

@@ -7,12 +7,13 @@
 //! - `/redirect/{linkId}` → 302 to [`crate::hosters::embed_url`] of `{key}-s{S}e{E}-{lang}`.
 //! - `GET /ajax/seriesSearch?keyword=` (JSON with entities and a stray control character) and
 //!   `POST /ajax/search` (form `keyword`; titles with `<em>`, season/episode links mixed in).
+//! - `/public/img/cover/{key}-{W}x{H}.png`: the series' cover (PNG).
 //! - An unknown series answers 200 with the site's error page (`div.messageAlert.danger`); an
 //!   unknown season or episode answers 404.
 //!
 //! Knobs: the shared ones of [`crate::sites`] with `{site}` = `aniworld`
 //! (`aniworld.challenge`, `aniworld.fail_next`, `aniworld.delay_ms`, `aniworld.markup`,
-//! `aniworld.series_search`).
+//! `aniworld.series_search`, `aniworld.covers`).
 
 use std::sync::Arc;
 
@@ -52,6 +53,14 @@ async fn handle(state: &FixtureState, req: Request) -> Response {
             return form_search(&field(&body, "keyword").unwrap_or_default());
         }
         (Method::GET, ["redirect", id]) => return redirect(state, id),
+        (Method::GET, ["public", "img", "cover", file]) => {
+            // `{key}-220x330.png` (series page) and `{key}-150x225.png` (search).
+            let key = file
+                .strip_suffix(".png")
+                .and_then(|f| f.rsplit_once('-'))
+                .map_or("", |(key, _size)| key);
+            return super::cover(Site::Aniworld, state, key);
+        }
         (Method::GET, ["anime", "stream", key]) => match catalogue::find(Site::Aniworld, key) {
             Some(s) => Some(series_page(s)),
             None => return error_page(),

@@ -185,3 +185,22 @@ pub fn highlight(text: &str, needle: &str) -> String {
         _ => text.to_owned(),
     }
 }
+
+/// A series' cover: PNG on aniworld, JPEG on s.to (`{site}.covers`: `html` answers a page
+/// instead of the image, `missing` a 404).
+pub fn cover(site: crate::catalogue::Site, state: &FixtureState, key: &str) -> Response {
+    let name = site.id();
+    if crate::catalogue::find(site, key).is_none() {
+        return html(StatusCode::NOT_FOUND, "<html>404</html>".to_owned());
+    }
+    match state.knob(&format!("{name}.covers")).as_deref() {
+        Some("html") => return html(StatusCode::OK, "<html><body>Nope</body></html>".to_owned()),
+        Some("missing") => return html(StatusCode::NOT_FOUND, "<html>404</html>".to_owned()),
+        _ => {}
+    }
+    let (body, mime) = match site {
+        crate::catalogue::Site::Aniworld => (crate::covers::png(key), "image/png"),
+        crate::catalogue::Site::Sto => (crate::covers::jpeg(key), "image/jpeg"),
+    };
+    Response::builder().content_type(mime).body(body)
+}

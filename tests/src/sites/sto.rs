@@ -8,11 +8,12 @@
 //! - `GET /api/search/suggest?term=` → `{"shows": [{"name", "url"}]}` (names with `<em>`
 //!   highlighting), the search of the 2026 layout; the old `GET /ajax/seriesSearch?keyword=` and
 //!   `POST /ajax/search` (links `/serie/{key}`) still answer.
+//! - `/media/images/channel/{key}.jpg`: the series' cover (JPEG).
 //! - Unknown series, seasons, episodes and tokens answer 404.
 //!
 //! Knobs: the shared ones of [`crate::sites`] with `{site}` = `sto` (`sto.challenge` also takes
 //! `turnstile`, which guards `/r` only; `sto.fail_next`, `sto.delay_ms`, `sto.markup`,
-//! `sto.series_search`; `sto.suggest` = `down` | `garbage` makes `/api/search/suggest` answer 404
+//! `sto.series_search`, `sto.covers`; `sto.suggest` = `down` | `garbage` makes `/api/search/suggest` answer 404
 //! or an HTML page).
 
 use std::sync::Arc;
@@ -56,6 +57,10 @@ async fn handle(state: &FixtureState, req: Request) -> Response {
             return form_search(&field(&body, "keyword").unwrap_or_default());
         }
         (Method::GET, ["r"]) => return redirect(state, &field(&query, "t").unwrap_or_default()),
+        (Method::GET, ["media", "images", "channel", file]) => {
+            let key = file.strip_suffix(".jpg").unwrap_or_default();
+            return super::cover(Site::Sto, state, key);
+        }
         (Method::GET, ["serie", key, rest @ ..]) => {
             catalogue::find(Site::Sto, key).and_then(|s| match rest {
                 [] => Some(series_page(s)),

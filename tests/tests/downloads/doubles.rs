@@ -180,6 +180,8 @@ impl Env {
         config.library.path = dir.path().join("library");
         config.download.hosters = vec!["VOE".into(), "Vidoza".into(), "Streamtape".into()];
         config.download.attempts_per_candidate = 1;
+        // The tests start the queue themselves.
+        config.download.autostart = false;
         tweak(&mut config);
         let callbacks = CallbackManager::new();
         let events = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -1,9 +1,12 @@
 // Library: series with their missing episodes per season; filter, sort, rescan with live progress.
+// The library is indexed when the server starts: while that runs the page says so (never "empty"),
+// and folders without .aniworld.json are offered for matching (views/unmatched.js).
 
 import { api, listOf } from '../api.js';
 import { live } from '../ws.js';
-import { h, replace, notice, formatRanges, seasonLabel } from '../dom.js';
-import { missingBySeason, missingCount, missingSpecials, missingStructure, seriesName, coverElement } from '../anime.js';
+import { h, replace, notice, flash, formatRanges, seasonLabel, count } from '../dom.js';
+import { missingBySeason, missingStructure, missingStatus, seriesName, coverElement } from '../anime.js';
+import { unmatchedSection } from './unmatched.js';
 
 const PAGE_SIZE = 60;
 // The server filters, sorts and pages (the library may hold thousands of series).
@@ -12,6 +15,12 @@ const SORTS = {
   missing: { sort: 'missing', order: 'desc', label: 'Most missing' },
   added: { sort: 'added', order: 'desc', label: 'Recently added' },
 };
+const STATES = {
+  '': 'All series',
+  missing: 'Missing episodes',
+  complete: 'Complete',
+  unknown: 'Not known yet',
+};
 
 export async function libraryView(root) {
   const prefs = loadPrefs();
@@ -19,32 +28,42 @@ export async function libraryView(root) {
   const sort = h('select', { id: 'library-sort' },
     Object.entries(SORTS).map(([value, o]) => h('option', { value }, o.label)));
   sort.value = SORTS[prefs.sort] ? prefs.sort : 'name';
-  const onlyMissing = h('input', { id: 'library-only-missing', type: 'checkbox', checked: prefs.onlyMissing });
+  const stateFilter = h('select', { id: 'library-state' },
+    Object.entries(STATES).map(([value, label]) => h('option', { value }, label)));
+  stateFilter.value = STATES[prefs.state] !== undefined ? prefs.state : '';
   const rescanButton = h('button', { type: 'button', id: 'rescan' }, 'Rescan library');
-  const scanStatus = h('div', { class: 'scan-status', 'aria-live': 'polite' });
+  const scanStatus = h('div', { class: 'scan-status', id: 'library-status', 'aria-live': 'polite' });
   const summary = h('p', { class: 'muted', id: 'library-summary', 'aria-live': 'polite' });
   const grid = h('ul', { class: 'series-grid', id: 'library-list' });
   const more = h('div', { class: 'more' });
+  const unmatched = unmatchedSection({ onMatched: () => { reloadSoon(); refreshStatus(); } });
 
   replace(root,
     h('div', { class: 'view-head' },
       h('h1', null, 'Library'),
       h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/search' }, 'Add series'), rescanButton)),
     scanStatus,
+    unmatched.element,
     h('div', { class: 'toolbar', role: 'search' },
       h('div', { class: 'field grow' }, h('label', { for: 'library-filter' }, 'Filter'), filter),
-      h('div', { class: 'field' }, h('label', { for: 'library-sort' }, 'Sort by'), sort),
-      h('label', { class: 'check' }, onlyMissing, ' Only series with missing episodes')),
+      h('div', { class: 'field' }, h('label', { for: 'library-state' }, 'Show'), stateFilter),
+      h('div', { class: 'field' }, h('label', { for: 'library-sort' }, 'Sort by'), sort)),
     summary, grid, more);
 
   let all = [];
   let total = null;
   let page = 1;
   let generation = 0;
+  /** `GET /api/library/status`: the running scan, counts, whether the folder can be read. */
+  let status = null;
+  let scanId = null;
+  /** Whether the list has been asked once (before that, an empty list means nothing). */
+  let listed = false;
 
   // `aria-busy` on the list while a (re)load is pending or running: screen readers wait for the
   // new list, and so can tests.
   const busy = (on) => grid.setAttribute('aria-busy', on ? 'true' : 'false');
+  let pendingReload = false;
 
   async function fetchPage() {
     const mine = generation;
@@ -53,7 +72,7 @@ export async function libraryView(root) {
     let data;
     try {
       data = await api('GET', '/anime', { query: {
-        page, per_page: PAGE_SIZE, q: filter.value.trim(), missing: onlyMissing.checked ? 'true' : undefined,
+        page, per_page: PAGE_SIZE, q: filter.value.trim(), state: stateFilter.value || undefined,
         sort: order.sort, order: order.order,
       } });
     } catch (e) {
@@ -63,6 +82,7 @@ export async function libraryView(root) {
     // A newer filter was typed while this page loaded: its answer wins.
     if (mine !== generation) return;
     const items = listOf(data, 'items', 'anime', 'series');
+    listed = true;
     all = all.concat(items);
     total = typeof data?.total === 'number' ? data.total : null;
     const hasMore = total !== null ? all.length < total : items.length === PAGE_SIZE;
@@ -76,18 +96,29 @@ export async function libraryView(root) {
   }
 
   function draw() {
-    savePrefs({ q: filter.value, sort: sort.value, onlyMissing: onlyMissing.checked });
-    const filtered = filter.value.trim() !== '' || onlyMissing.checked;
+    savePrefs({ q: filter.value, sort: sort.value, state: stateFilter.value });
+    const filtered = filter.value.trim() !== '' || stateFilter.value !== '';
     summary.textContent = all.length === 0 ? '' : `${total ?? all.length} series${filtered ? ' match' : ''}`;
     if (all.length === 0) {
-      replace(grid, filtered
-        ? h('li', { class: 'empty' }, 'No series match the filter.')
-        : h('li', { class: 'empty' },
-          h('p', null, 'The library is empty.'),
-          h('p', null, h('a', { href: '#/search' }, 'Search a site and add a series'), ', or put series folders into the library folder and rescan.')));
+      replace(grid, h('li', { class: 'empty' }, emptyText(filtered)));
       return;
     }
     replace(grid, all.map(card));
+  }
+
+  /** What an empty list means: indexing, folders still to match, a filter, or really empty. */
+  function emptyText(filtered) {
+    if (!listed) return 'Loading…';
+    if (filtered) return 'No series match the filter.';
+    if (status?.scan || (status === null && scanId)) return h('p', null, 'Indexing the library folder… the series appear when it is done.');
+    if (status && !status.readable) {
+      return [h('p', null, 'The library folder cannot be read.'),
+        h('p', null, status.error || '', ' Set the library folder in ', h('a', { href: '#/settings' }, 'Settings'), '.')];
+    }
+    if (status?.unmatched) return h('p', null, `No series yet: ${count(status.unmatched, 'folder waits', 'folders wait')} to be matched above.`);
+    return [h('p', null, 'The library is empty.'),
+      h('p', null, h('a', { href: '#/search' }, 'Search a site and add a series'), ', or put series folders into ',
+        status?.path ? h('code', null, status.path) : 'the library folder', ' and rescan.')];
   }
 
   async function reload() {
@@ -98,37 +129,77 @@ export async function libraryView(root) {
   }
 
   let debounce = null;
-  let pendingReload = false;
-  const reloadSoon = () => {
+  function reloadSoon(ms = 200) {
     clearTimeout(debounce);
     pendingReload = true;
     busy(true);
     debounce = setTimeout(() => {
       pendingReload = false;
       reload().catch((e) => replace(grid, h('li', { class: 'empty' }, notice('error', e.message))));
-    }, 200);
-  };
-  filter.addEventListener('input', reloadSoon);
-  sort.addEventListener('change', reloadSoon);
-  onlyMissing.addEventListener('change', reloadSoon);
+    }, ms);
+  }
+  // While sites answer one series after another (the first index of a large library), the list
+  // is redrawn at most every two seconds, not once per answer and not only after the last one.
+  let throttle = null;
+  function reloadThrottled() {
+    if (throttle || page !== 1) return;
+    throttle = setTimeout(() => {
+      throttle = null;
+      reload().catch(() => { /* the next event or reload tries again */ });
+    }, 2000);
+  }
+  filter.addEventListener('input', () => reloadSoon());
+  sort.addEventListener('change', () => reloadSoon());
+  stateFilter.addEventListener('change', () => reloadSoon());
 
-  // Rescan with live progress from `scan_progress` / `scan_complete` / `scan_failed` events.
-  let scanId = null;
+  async function refreshStatus() {
+    try {
+      status = await api('GET', '/library/status');
+    } catch {
+      return;
+    }
+    if (status.scan && !scanId) {
+      scanId = status.scan.scan_id;
+      rescanButton.disabled = true;
+      showScan(status.scan.done, status.scan.total, null);
+    } else if (!status.scan && !scanStatus.querySelector('.notice.ok, .notice.error')) {
+      showProblems();
+    }
+    unmatched.setCount(status.unmatched);
+    if (!all.length) draw();
+  }
+
+  function showProblems() {
+    if (status && !status.readable) {
+      replace(scanStatus, notice('error', h('strong', null, 'The library folder cannot be read. '), status.error || '',
+        ' ', h('a', { href: '#/settings' }, 'Change it in Settings')));
+    } else replace(scanStatus);
+  }
+
+  // Scans (the one at start, a rescan) with live progress from `scan_progress` / `scan_complete`.
   const off = live.on((type, data) => {
+    if (type === 'series_updated' || type === 'series_added') {
+      // A site answered: counts changed. Only the first page is redrawn by itself.
+      reloadThrottled();
+      return;
+    }
+    if (type === 'reconnected') { refreshStatus(); reloadSoon(); return; }
     if (!type.startsWith('scan_')) return;
     if (scanId && data.scan_id && data.scan_id !== scanId) return;
-    if (type === 'scan_started') showScan(0, 0, null);
-    else if (type === 'scan_progress') showScan(Number(data.done) || 0, Number(data.total) || 0, data.folder);
+    if (type === 'scan_started') { scanId = data.scan_id || scanId; rescanButton.disabled = true; showScan(0, 0, null); }
+    else if (type === 'scan_progress') { scanId = data.scan_id || scanId; showScan(Number(data.done) || 0, Number(data.total) || 0, data.folder); }
     else if (type === 'scan_complete' || type === 'scan_completed') {
       rescanButton.disabled = false;
       scanId = null;
       const parts = [];
-      const count = (n, one, many) => `${n} ${Number(n) === 1 ? one : many}`;
       if (data.series !== undefined) parts.push(count(data.series, 'series', 'series'));
       if (data.episodes !== undefined) parts.push(count(data.episodes, 'episode', 'episodes'));
       if (data.missing !== undefined && data.missing !== null) parts.push(`${data.missing} missing`);
-      if (data.unmatched) parts.push(count(data.unmatched, 'folder without .aniworld.json', 'folders without .aniworld.json'));
-      replace(scanStatus, notice('ok', `Scan complete${parts.length ? `: ${parts.join(', ')}` : ''}.`));
+      if (data.unmatched) parts.push(count(data.unmatched, 'folder to match', 'folders to match'));
+      replace(scanStatus, flash('ok', `Scan complete${parts.length ? `: ${parts.join(', ')}` : ''}.`));
+      status = null;
+      refreshStatus();
+      unmatched.reload();
       reload().catch((e) => replace(scanStatus, notice('error', e.message)));
     } else if (type === 'scan_failed') {
       rescanButton.disabled = false;
@@ -140,9 +211,10 @@ export async function libraryView(root) {
   function showScan(done, totalFolders, folder) {
     const pct = totalFolders > 0 ? Math.round((done / totalFolders) * 100) : 0;
     replace(scanStatus, h('div', { class: 'notice info', id: 'scan-progress' },
-      h('div', null, totalFolders > 0 ? `Scanning ${done} of ${totalFolders} folders` : 'Scanning…',
+      h('div', null, totalFolders > 0 ? `Indexing the library: ${done} of ${totalFolders} folders` : 'Indexing the library…',
         folder ? h('span', { class: 'muted' }, ` · ${folder}`) : null),
       progressBar(pct, 'Scan progress')));
+    if (!all.length) draw();
   }
 
   rescanButton.addEventListener('click', async () => {
@@ -160,12 +232,14 @@ export async function libraryView(root) {
     }
   });
 
+  await refreshStatus();
   try {
     await fetchPage();
   } catch (e) {
     replace(grid, h('li', { class: 'empty' }, notice('error', e.message)));
   }
-  return () => { off(); clearTimeout(debounce); };
+  unmatched.reload();
+  return () => { off(); unmatched.cleanup(); clearTimeout(debounce); clearTimeout(throttle); };
 }
 
 export function progressBar(percent, label) {
@@ -174,33 +248,50 @@ export function progressBar(percent, label) {
     h('div', { class: 'progress-fill', style: `width:${p}%` }));
 }
 
+/** The pill saying what is known of a series' missing episodes (never "Complete" when unknown). */
+export function statePill(s) {
+  const m = missingStatus(s);
+  if (m.state === 'unknown') {
+    const text = m.reason === 'not checked yet' ? 'Not checked yet' : `Unknown · ${m.reason}`;
+    return h('span', { class: 'pill info state-unknown', title: s.missing_error || `Missing episodes unknown: ${m.reason}` }, text);
+  }
+  if (m.state === 'complete') return h('span', { class: 'pill ok state-complete' }, 'Complete');
+  return [
+    m.count > 0 ? h('span', { class: 'pill warn state-missing' }, `${m.count} missing`) : null,
+    m.specials ? h('span', { class: 'pill info' }, `${count(m.specials, 'special', 'specials')} missing`) : null,
+  ];
+}
+
+/** Whether a folder name only repeats the series name (with its year). */
+function repeatsName(folder, name, year) {
+  const norm = (t) => String(t || '').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+  return norm(folder) === norm(name) || norm(folder) === norm(`${name}${year ?? ''}`);
+}
+
 function card(s) {
   const structure = missingStructure(s);
   const perSeason = structure ? missingBySeason(structure) : null;
-  const count = missingCount(s);
-  const specials = missingSpecials(s);
+  const m = missingStatus(s);
   const href = `#/series/${encodeURIComponent(s.key || s.folder || '')}`;
-  let state;
-  if (count === null) state = h('span', { class: 'pill info' }, 'Not checked yet');
-  else if (count === 0 && !specials) state = h('span', { class: 'pill ok' }, 'Complete');
-  else {
-    state = h('div', { class: 'missing' },
-      count > 0 ? h('span', { class: 'pill warn' }, `${count} missing`) : null,
-      specials ? h('span', { class: 'pill info' }, `${specials} ${specials === 1 ? 'special' : 'specials'} missing`) : null,
-      perSeason && perSeason.size ? h('ul', { class: 'missing-list' }, [...perSeason.entries()].map(([season, eps]) =>
-        h('li', null, h('strong', null, `${seasonLabel(season)}: `), formatRanges(eps)))) : null);
-  }
-  return h('li', { class: 'series-card', dataset: { key: s.key || '' } },
+  const name = seriesName(s);
+  const meta = [s.site, s.year, s.folder && !repeatsName(s.folder, name, s.year) ? s.folder : null].filter(Boolean).join(' · ');
+  const onDisk = typeof s.episodes_on_disk === 'number' ? count(s.episodes_on_disk, 'episode', 'episodes') + ' on disk' : null;
+  return h('li', { class: `series-card state-${m.state}`, dataset: { key: s.key || '', state: m.state } },
     h('a', { href, class: 'series-link' },
       coverElement(h, s),
       h('div', { class: 'series-body' },
-        h('h2', { class: 'series-name' }, seriesName(s)),
-        h('p', { class: 'muted meta' }, [s.site, s.year, s.folder && s.folder !== seriesName(s) ? s.folder : null].filter(Boolean).join(' · ')),
-        state)));
+        h('h2', { class: 'series-name' }, name),
+        meta ? h('p', { class: 'muted meta' }, meta) : null,
+        h('div', { class: 'missing' },
+          statePill(s),
+          onDisk ? h('span', { class: 'muted small on-disk' }, onDisk) : null,
+          m.state === 'missing' && perSeason && perSeason.size ? h('ul', { class: 'missing-list' }, [...perSeason.entries()].map(([season, eps]) =>
+            h('li', null, h('strong', null, `${seasonLabel(season)}: `), formatRanges(eps)))) : null))));
 }
 
 function loadPrefs() {
-  try { return { q: '', sort: 'name', onlyMissing: false, ...JSON.parse(sessionStorage.getItem('aniworld.library') || '{}') }; } catch { return { q: '', sort: 'name', onlyMissing: false }; }
+  const base = { q: '', sort: 'name', state: '' };
+  try { return { ...base, ...JSON.parse(sessionStorage.getItem('aniworld.library') || '{}') }; } catch { return base; }
 }
 
 function savePrefs(p) {

@@ -1,9 +1,10 @@
 // The download queue: live progress, speed and ETA from WebSocket events; queue controls.
 
 import { api } from '../api.js';
-import { h, replace, notice, formatBytes, formatDuration, episodeCode } from '../dom.js';
+import { h, replace, notice, flash, formatBytes, formatDuration, episodeCode } from '../dom.js';
 import { queue } from '../queue-store.js';
 import { progressBar } from './library.js';
+import { queueStateNote } from './queue-note.js';
 
 const GROUPS = [
   ['downloading', 'Downloading'],
@@ -26,7 +27,7 @@ export async function queueView(root) {
       const data = await api(method, path, body === undefined ? {} : { body });
       if (data && typeof data === 'object' && (Array.isArray(data.items) || 'running' in data)) queue.replaceState(data);
       else await queue.load(true);
-      replace(message, notice('ok', label));
+      replace(message, flash('ok', label));
     } catch (e) {
       replace(message, notice('error', e.message));
     }
@@ -103,9 +104,10 @@ export async function queueView(root) {
     return li;
   }
 
+  const note = queueStateNote();
   replace(root,
     h('div', { class: 'view-head' }, h('h1', null, 'Queue'), controls),
-    state, message, list);
+    state, note.element, message, list);
 
   const off = queue.subscribe((_, item) => {
     const r = item && rows.get(String(item.id));
@@ -118,5 +120,5 @@ export async function queueView(root) {
     replace(message, notice('error', e.message));
   }
   drawAll();
-  return off;
+  return () => { off(); note.cleanup(); };
 }
