@@ -299,6 +299,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fk, 1);
+        let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(busy, 10_000);
         store.ping().await.unwrap();
     }
 
