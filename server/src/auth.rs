@@ -158,11 +158,11 @@ impl AuthService {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         AuthService {
+            session_recheck: (store.dialect() != Dialect::Sqlite).then_some(SHARED_SESSION_RECHECK),
             store,
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
-            session_recheck: (store.dialect() != Dialect::Sqlite).then_some(SHARED_SESSION_RECHECK),
             live_sessions: RwLock::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             hashing: tokio::sync::Semaphore::new(

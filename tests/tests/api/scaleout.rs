@@ -249,13 +249,17 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     }
     // One download per instance at most: more than one at a time means several instances.
     let mut most_at_once = 0;
-    eventually(Duration::from_secs(90), "all five completed", || async {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
         let status = queue_status(&http, &urls[0], &token).await;
         most_at_once = most_at_once.max(status["downloading"].as_u64().unwrap_or(0));
         assert_eq!(status["failed"], 0, "{status}");
-        status["completed"] == 5
-    })
-    .await;
+        if status["completed"] == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all five completed: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         most_at_once >= 2,
         "never more than one download at a time: the instances did not share the queue"
@@ -277,11 +281,11 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     // A logout on C revokes its token on every instance.
     let token_c = login(&http, &urls[2]).await;
     assert_eq!(get(&http, &urls[0], "/api/anime", &token_c).await.status(), 200);
-    assert_eq!(
+    assert!(
         post(&http, &urls[2], "/api/auth/logout", &token_c, json!({}))
             .await
-            .status(),
-        200
+            .status()
+            .is_success()
     );
     for url in &urls {
         eventually(Duration::from_secs(5), "the logged-out token is refused", || async {
