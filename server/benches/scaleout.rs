@@ -86,7 +86,9 @@ async fn series_list(client: &reqwest::Client, root: &Path, series: usize) {
     generate_library(&library, series, 2);
     let matched = (series - series.div_ceil(5)) as u64;
     let mut results = Vec::new();
-    let pg = ScratchPostgres::create().await.expect("PostgreSQL on 127.0.0.1:5432");
+    let pg = ScratchPostgres::create()
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
     for (name, url) in [("SQLite", ""), ("PostgreSQL", pg.url())] {
         let data = root.join(format!("data-list-{name}"));
         write_config(
@@ -190,7 +192,10 @@ async fn claim_throughput(
         if ended >= items as u64 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(900), "queue stuck: {s}");
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "queue stuck: {s}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     items as f64 / start.elapsed().as_secs_f64()

@@ -181,7 +181,11 @@ mod tests {
     use super::*;
     use crate::storage::scratch::on_both_dialects;
 
-    on_both_dialects!(fresh_entries_are_returned_and_stale_ones_are_not, unreadable_entry_counts_as_missing, get_many_returns_only_the_asked_keys);
+    on_both_dialects!(
+        fresh_entries_are_returned_and_stale_ones_are_not,
+        unreadable_entry_counts_as_missing,
+        get_many_returns_only_the_asked_keys
+    );
 
     fn info(key: &str, name: &str) -> SeriesInfo {
         SeriesInfo {

@@ -41,7 +41,10 @@ struct Table {
 /// rows yet; its schema is created by the migrations first.
 pub async fn sqlite_to_postgres(source: &Store, url: &str) -> Result<MigrationReport> {
     if source.dialect() != Dialect::Sqlite {
-        return Err(Error::invalid("source", "the source must be a SQLite database"));
+        return Err(Error::invalid(
+            "source",
+            "the source must be a SQLite database",
+        ));
     }
     let target = Store::open_postgres(url).await?;
     let pool = target.pool();
@@ -160,9 +163,7 @@ async fn copy_table(
                     ColumnKind::Int => q.bind(row.try_get::<Option<i64>, _>(i).map_err(bad)?),
                     ColumnKind::Real => q.bind(row.try_get::<Option<f64>, _>(i).map_err(bad)?),
                     ColumnKind::Text => q.bind(row.try_get::<Option<String>, _>(i).map_err(bad)?),
-                    ColumnKind::Blob => {
-                        q.bind(row.try_get::<Option<Vec<u8>>, _>(i).map_err(bad)?)
-                    }
+                    ColumnKind::Blob => q.bind(row.try_get::<Option<Vec<u8>>, _>(i).map_err(bad)?),
                 };
             }
         }
@@ -222,9 +223,22 @@ mod tests {
             .insert_many(&[item("a", 1), item("a", 2)])
             .await
             .unwrap();
-        source.settings().set("auth.password_hash", "$2b$x").await.unwrap();
-        source.scan_state().save("/lib", &[(3, vec![0, 1, 255])]).await.unwrap();
-        let old_a = source.series().get_by_key(&SeriesKey::parse("a").unwrap()).await.unwrap().unwrap();
+        source
+            .settings()
+            .set("auth.password_hash", "$2b$x")
+            .await
+            .unwrap();
+        source
+            .scan_state()
+            .save("/lib", &[(3, vec![0, 1, 255])])
+            .await
+            .unwrap();
+        let old_a = source
+            .series()
+            .get_by_key(&SeriesKey::parse("a").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
 
         let db = ScratchPostgres::create().await.unwrap();
         let report = sqlite_to_postgres(&source, db.url()).await.unwrap();
@@ -232,11 +246,21 @@ mod tests {
         assert!(report.tables.contains(&("queue_items".to_owned(), 2)));
 
         let target = Store::open_postgres(db.url()).await.unwrap();
-        let a = target.series().get_by_key(&SeriesKey::parse("a").unwrap()).await.unwrap().unwrap();
+        let a = target
+            .series()
+            .get_by_key(&SeriesKey::parse("a").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(a, old_a);
         assert_eq!(target.series().list().await.unwrap().len(), 2);
         assert_eq!(
-            target.settings().get("auth.password_hash").await.unwrap().as_deref(),
+            target
+                .settings()
+                .get("auth.password_hash")
+                .await
+                .unwrap()
+                .as_deref(),
             Some("$2b$x")
         );
         assert_eq!(
@@ -248,7 +272,12 @@ mod tests {
         assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), old_ids);
         // New rows get ids past the copied ones.
         target.series().apply(&[series("d")], &[]).await.unwrap();
-        let d = target.series().get_by_key(&SeriesKey::parse("d").unwrap()).await.unwrap().unwrap();
+        let d = target
+            .series()
+            .get_by_key(&SeriesKey::parse("d").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(d.id > 3, "{}", d.id);
         let new_item = target.queue().insert(&item("a", 3)).await.unwrap();
         assert!(new_item.id > *old_ids.iter().max().unwrap());

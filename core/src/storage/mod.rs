@@ -115,7 +115,10 @@ impl Store {
                 })
             });
         if keep {
-            pool = pool.idle_timeout(None).max_lifetime(None).min_connections(1);
+            pool = pool
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .min_connections(1);
         }
         let pool = pool.connect_with(options).await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;

@@ -472,9 +472,9 @@ impl QueueRepo {
              WHERE status = 'downloading' AND deleted_at IS NULL AND {expired} RETURNING id"
         );
         let rows: Vec<(i64,)> = sqlx::query_as(&sql)
-        .bind(now())
-        .fetch_all(self.pool())
-        .await?;
+            .bind(now())
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
@@ -571,11 +571,13 @@ impl QueueRepo {
     pub async fn reorder(&self, id: i64, position: usize, priority: Option<i64>) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         if let Some(p) = priority {
-            sqlx::query("UPDATE queue_items SET priority = $1 WHERE id = $2 AND deleted_at IS NULL")
-                .bind(p)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE queue_items SET priority = $1 WHERE id = $2 AND deleted_at IS NULL",
+            )
+            .bind(p)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         let ids: Vec<(i64,)> = sqlx::query_as(
             "SELECT id FROM queue_items WHERE deleted_at IS NULL ORDER BY priority DESC, position ASC, id ASC",
@@ -682,7 +684,13 @@ mod tests {
         );
         assert!(repo.has_pending().await.unwrap());
         repo.reorder(one.id, 3, None).await.unwrap();
-        let order: Vec<u32> = repo.list().await.unwrap().iter().map(|i| i.episode).collect();
+        let order: Vec<u32> = repo
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.episode)
+            .collect();
         assert_eq!(order, vec![2, 3, 1, 4, 5]);
         repo.remove(one.id).await.unwrap();
         assert!(matches!(repo.get(one.id).await, Err(Error::NotFound(_))));

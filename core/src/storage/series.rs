@@ -246,7 +246,12 @@ mod tests {
     use super::*;
     use crate::storage::scratch::on_both_dialects;
 
-    on_both_dialects!(apply_inserts_then_updates_the_live_row, many_rows_go_in_batches_in_one_transaction, removed_series_are_hidden_and_can_come_back, details_are_stored);
+    on_both_dialects!(
+        apply_inserts_then_updates_the_live_row,
+        many_rows_go_in_batches_in_one_transaction,
+        removed_series_are_hidden_and_can_come_back,
+        details_are_stored
+    );
 
     fn upsert(key: &str, folder: &str, eps: &[(u32, u32)]) -> SeriesUpsert {
         SeriesUpsert {

@@ -92,7 +92,10 @@ mod tests {
     use super::*;
     use crate::storage::scratch::on_both_dialects;
 
-    on_both_dialects!(created_session_is_valid_until_revoked, expired_sessions_are_purged);
+    on_both_dialects!(
+        created_session_is_valid_until_revoked,
+        expired_sessions_are_purged
+    );
 
     async fn created_session_is_valid_until_revoked(store: Store) {
         let repo = store.sessions();

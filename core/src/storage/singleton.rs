@@ -2,8 +2,8 @@
 //! purges): a PostgreSQL session advisory lock, held by one pooled connection for as long as the
 //! [`SingletonGuard`] lives. SQLite serves one instance, so there it is always granted.
 
-use sqlx::pool::PoolConnection;
 use sqlx::Any;
+use sqlx::pool::PoolConnection;
 
 use super::{Dialect, Store};
 use crate::error::Result;

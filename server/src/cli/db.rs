@@ -73,7 +73,10 @@ async fn migrate_to_postgres(args: MigrateArgs) -> CliResult {
         println!("  {table}: {rows}");
     }
     println!();
-    println!("To use it, set in {}:", data_dir.join("config.json").display());
+    println!(
+        "To use it, set in {}:",
+        data_dir.join("config.json").display()
+    );
     println!("  \"database\": {{ \"url\": \"{to}\" }}");
     println!("or in the environment: ANIWORLD_DATABASE__URL={to}");
     Ok(())

@@ -48,16 +48,11 @@ fn write_config(data_dir: &Path, config: &Value) {
 struct Instance {
     process: ServerProcess,
     url: String,
-    data_dir: PathBuf,
 }
 
 fn start(data_dir: PathBuf, library: &Path) -> Instance {
     let (process, url) = start_binary(&data_dir, library);
-    Instance {
-        process,
-        url,
-        data_dir,
-    }
+    Instance { process, url }
 }
 
 async fn get(http: &reqwest::Client, url: &str, path: &str, token: &str) -> reqwest::Response {
@@ -119,10 +114,14 @@ fn episode_file(library: &Path, season: u32, episode: u32) -> Option<PathBuf> {
         .join(SERIES_FOLDER)
         .join(format!("Season {season:02}"));
     let tag = format!("S{season:02}E{episode:03}");
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        name.contains(&tag) && !name.ends_with(".part") && !name.starts_with('.')
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.contains(&tag) && !name.ends_with(".part") && !name.starts_with('.')
+        })
 }
 
 fn partial_len(library: &Path, season: u32, episode: u32) -> u64 {
@@ -199,16 +198,20 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     for url in &urls[1..] {
-        eventually(Duration::from_secs(10), "the series is listed everywhere", || async {
-            let list: Value = get(&http, url, "/api/anime", &token)
-                .await
-                .json()
-                .await
-                .unwrap();
-            list["items"]
-                .as_array()
-                .is_some_and(|items| items.iter().any(|i| i["key"] == KEY))
-        })
+        eventually(
+            Duration::from_secs(10),
+            "the series is listed everywhere",
+            || async {
+                let list: Value = get(&http, url, "/api/anime", &token)
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                list["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["key"] == KEY))
+            },
+        )
         .await;
     }
 
@@ -242,9 +245,11 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     );
     // Every instance follows the shared start.
     for url in &urls {
-        eventually(Duration::from_secs(5), "the queue runs everywhere", || async {
-            queue_status(&http, url, &token).await["running"] == true
-        })
+        eventually(
+            Duration::from_secs(5),
+            "the queue runs everywhere",
+            || async { queue_status(&http, url, &token).await["running"] == true },
+        )
         .await;
     }
     // One download per instance at most: more than one at a time means several instances.
@@ -257,7 +262,10 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
         if status["completed"] == 5 {
             break;
         }
-        assert!(Instant::now() < deadline, "not all five completed: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "not all five completed: {status}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
@@ -280,7 +288,10 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
 
     // A logout on C revokes its token on every instance.
     let token_c = login(&http, &urls[2]).await;
-    assert_eq!(get(&http, &urls[0], "/api/anime", &token_c).await.status(), 200);
+    assert_eq!(
+        get(&http, &urls[0], "/api/anime", &token_c).await.status(),
+        200
+    );
     assert!(
         post(&http, &urls[2], "/api/auth/logout", &token_c, json!({}))
             .await
@@ -288,12 +299,17 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
             .is_success()
     );
     for url in &urls {
-        eventually(Duration::from_secs(5), "the logged-out token is refused", || async {
-            get(&http, url, "/api/anime", &token_c).await.status() == 401
-        })
+        eventually(
+            Duration::from_secs(5),
+            "the logged-out token is refused",
+            || async { get(&http, url, "/api/anime", &token_c).await.status() == 401 },
+        )
         .await;
     }
-    assert_eq!(get(&http, &urls[0], "/api/anime", &token).await.status(), 200);
+    assert_eq!(
+        get(&http, &urls[0], "/api/anime", &token).await.status(),
+        200
+    );
 
     // Only A is left; it downloads a slow episode. B comes back while A holds the live lease
     // and does not take it; A is killed; B takes it over after the lease ran out and finishes
@@ -342,14 +358,18 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     let kept = partial_len(&library, 1, 3);
     assert!(kept > 0);
     site.state.clear_knob("media.rate");
-    eventually(Duration::from_secs(40), "B finishes the killed download", || async {
-        let status = queue_status(&http, &b.url, &token).await;
-        status["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id && i["status"] == "completed")
-    })
+    eventually(
+        Duration::from_secs(40),
+        "B finishes the killed download",
+        || async {
+            let status = queue_status(&http, &b.url, &token).await;
+            status["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["id"] == id && i["status"] == "completed")
+        },
+    )
     .await;
     assert!(
         killed_at.elapsed() >= Duration::from_secs(3),
@@ -429,7 +449,10 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("database.url") || stdout.contains("\"database\""), "{stdout}");
+    assert!(
+        stdout.contains("database.url") || stdout.contains("\"database\""),
+        "{stdout}"
+    );
     assert!(stdout.contains(db.url()), "{stdout}");
 
     // A second migration into the now filled database is refused, naming the problem.
@@ -458,7 +481,11 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
         .await
         .unwrap();
     assert!(
-        list["items"].as_array().unwrap().iter().any(|i| i["key"] == KEY),
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["key"] == KEY),
         "{list}"
     );
     let status = queue_status(&http, &url, &token).await;
@@ -502,7 +529,10 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
         .collect();
     assert_eq!(new_ids.len(), 2, "{added}");
     let max_old = *old_ids.iter().max().unwrap();
-    assert!(new_ids.iter().all(|id| *id > max_old), "{new_ids:?} vs {old_ids:?}");
+    assert!(
+        new_ids.iter().all(|id| *id > max_old),
+        "{new_ids:?} vs {old_ids:?}"
+    );
     let list: Value = get(&http, &url, "/api/anime", &token)
         .await
         .json()
@@ -527,10 +557,17 @@ async fn an_unreachable_database_is_a_clear_error_naming_the_host() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
-    assert!(stderr.contains("cannot connect to the database"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     // Every command that opens the data dir says the same.
     let out = aniworld()
