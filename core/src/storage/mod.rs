@@ -186,10 +186,11 @@ impl Store {
     }
 
     fn new(pool: AnyPool, dialect: Dialect) -> Self {
+        let random = uuid::Uuid::new_v4().simple().to_string();
         Store {
             pool,
             dialect,
-            instance: uuid::Uuid::new_v4().simple().to_string().into(),
+            instance: format!("{}/{}/{}", host_name(), std::process::id(), &random[..12]).into(),
         }
     }
 
@@ -216,6 +217,33 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// This machine's name (`/proc/sys/kernel/hostname`, else `/etc/hostname`), part of an instance id.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().replace('/', "_"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Whether the instance `owner` (an [`Store::instance_id`]) is a process on this machine that
+/// has ended, so its queue leases need not be waited out. Only known where `/proc` tells;
+/// elsewhere (or for another machine) `false`: the lease runs out instead.
+pub(crate) fn owner_is_gone(owner: &str) -> bool {
+    let mut parts = owner.splitn(3, '/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if host != host_name() || pid == std::process::id() || !Path::new("/proc/self").exists() {
+        return false;
+    }
+    !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The sqlx URL of a SQLite file, created if missing (`?` and `#` in the path percent-encoded).

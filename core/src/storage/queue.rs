@@ -461,10 +461,35 @@ impl QueueRepo {
         Ok(())
     }
 
-    /// Items left `downloading` by a process that is gone (their lease ran out) go back to
-    /// pending (their partial files stay); returns their ids. Live leases are left alone: another
-    /// instance is downloading those.
+    /// Items left `downloading` by a process that is gone (their lease ran out, or their owner
+    /// was a process on this machine that has ended) go back to pending (their partial files
+    /// stay); returns their ids. Other live leases are left alone: another instance is
+    /// downloading those.
     pub async fn recover_interrupted(&self) -> Result<Vec<i64>> {
+        let mut ids = self.recover_expired().await?;
+        for (id, owner) in self.live_leases().await? {
+            if !super::owner_is_gone(&owner) {
+                continue;
+            }
+            let done = sqlx::query(
+                "UPDATE queue_items SET status = 'pending', speed = NULL, eta = NULL, \
+                 updated_at = $1, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $2 AND lease_owner = $3 AND status = 'downloading'",
+            )
+            .bind(now())
+            .bind(id)
+            .bind(&owner)
+            .execute(self.pool())
+            .await?;
+            if done.rows_affected() > 0 {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn recover_expired(&self) -> Result<Vec<i64>> {
         let expired = expired(1);
         let sql = format!(
             "UPDATE queue_items SET status = 'pending', speed = NULL, eta = NULL, updated_at = $1, \
@@ -628,6 +653,7 @@ mod tests {
         an_expired_lease_is_taken_over_and_a_live_one_is_not,
         renewal_fails_once_the_item_changed_elsewhere,
         a_start_recovers_only_items_whose_lease_ran_out,
+        a_start_recovers_at_once_what_an_ended_local_process_held,
         retry_resets_attempts_and_releases_the_lease,
     );
 
@@ -807,6 +833,24 @@ mod tests {
             repo.get(alive.id).await.unwrap().status,
             ItemStatus::Downloading
         );
+    }
+
+    async fn a_start_recovers_at_once_what_an_ended_local_process_held(store: Store) {
+        let repo = store.queue();
+        fill(&repo, 3).await;
+        let host = store.instance_id().split('/').next().unwrap().to_owned();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ended = format!("{host}/{}/x", child.id());
+        child.wait().unwrap();
+        let dead = repo.claim(&ended, 30).await.unwrap().unwrap();
+        let elsewhere = repo.claim("other-host/1/x", 30).await.unwrap().unwrap();
+        let this = repo.claim(store.instance_id(), 30).await.unwrap().unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(repo.recover_interrupted().await.unwrap(), vec![dead.id]);
+        }
+        for id in [elsewhere.id, this.id] {
+            assert_eq!(repo.get(id).await.unwrap().status, ItemStatus::Downloading);
+        }
     }
 
     async fn retry_resets_attempts_and_releases_the_lease(store: Store) {
