@@ -78,8 +78,28 @@ struct Inner {
 impl Catalogue {
     /// Loads every recorded entry.
     pub async fn open(registry: Registry, store: Store, ttl_secs: u64) -> Result<Self> {
+        let entries = Self::load(&store).await?;
+        Ok(Catalogue {
+            inner: Arc::new(Inner {
+                registry,
+                store,
+                ttl_secs: AtomicU64::new(ttl_secs),
+                entries: RwLock::new(entries),
+                asking: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Reads every recorded entry again (another instance on the same database recorded some).
+    pub async fn reload(&self) -> Result<()> {
+        let entries = Self::load(&self.inner.store).await?;
+        *self.inner.entries.write().expect("catalogue lock") = entries;
+        Ok(())
+    }
+
+    async fn load(store: &Store) -> Result<HashMap<SiteKey, Entry>> {
         let rows = store.catalogue().list().await?;
-        let entries = rows
+        Ok(rows
             .into_iter()
             .map(|r| {
                 let entry = Entry {
@@ -91,16 +111,7 @@ impl Catalogue {
                 };
                 ((r.site, r.key), entry)
             })
-            .collect();
-        Ok(Catalogue {
-            inner: Arc::new(Inner {
-                registry,
-                store,
-                ttl_secs: AtomicU64::new(ttl_secs),
-                entries: RwLock::new(entries),
-                asking: Mutex::new(HashMap::new()),
-            }),
-        })
+            .collect())
     }
 
     pub fn registry(&self) -> &Registry {

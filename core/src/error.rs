@@ -51,6 +51,10 @@ pub enum Error {
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The configured database server did not answer (refused, unknown host, timeout, bad
+    /// credentials). `host` is `host:port`, never the URL with its password.
+    #[error("cannot connect to the database at {host}: {message}")]
+    DatabaseUnreachable { host: String, message: String },
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A native plugin or script misbehaved.
@@ -95,6 +99,7 @@ impl Error {
             Error::Timeout(_) => "timeout",
             Error::Io { .. } => "io_error",
             Error::Database(_) | Error::Migration(_) => "database_error",
+            Error::DatabaseUnreachable { .. } => "database_unavailable",
             Error::Plugin { .. } => "plugin_error",
             Error::Unsupported(_) => "unsupported",
             Error::Cancelled => "cancelled",

@@ -23,7 +23,7 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response,
 use crate::api;
 use crate::api::health::QueueHealth;
 use crate::auth::{
-    AuthService, SESSION_PURGE_INTERVAL, load_or_create_secret, spawn_session_purge,
+    AuthService, SESSION_PURGE_INTERVAL, load_or_create_shared_secret, spawn_session_purge,
 };
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
@@ -189,7 +189,7 @@ impl App {
             runtime.store.clone(),
             SESSION_PURGE_INTERVAL,
         ));
-        let secret = load_or_create_secret(&runtime.data_dir)?;
+        let secret = load_or_create_shared_secret(&runtime.store, &runtime.data_dir).await?;
         let auth = AuthService::new(runtime.store.clone(), &secret);
         index_at_start(&runtime.library);
         let state = AppState {

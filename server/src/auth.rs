@@ -1,8 +1,9 @@
 //! Master password, JWT sessions and the login rate limiter.
 //!
 //! The password hash lives in the `settings` table, the signing secret in `DATA_DIR/jwt_secret`
-//! (0600). Every token names a session row; logout revokes it. Neither the hash nor the secret is
-//! ever put into a response or a log line.
+//! (0600), or, on a PostgreSQL database shared by several instances, in the `settings` table too
+//! (every instance signs and checks with the same key). Every token names a session row; logout
+//! revokes it. Neither the hash nor the secret is ever put into a response or a log line.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use aniworld_core::storage::{Store, now};
+use aniworld_core::storage::{Dialect, Store, now};
 use aniworld_core::{Error, Result};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,11 @@ use crate::error::ApiError;
 
 const PASSWORD_SETTING: &str = "auth.master_password_hash";
 const SECRET_FILE: &str = "jwt_secret";
+/// Where the signing secret lives on a shared (PostgreSQL) database.
+pub const SECRET_SETTING: &str = "auth.jwt_secret";
+/// How long a session found live is trusted without asking the database again, when other
+/// instances may revoke it (a logout there).
+const SHARED_SESSION_RECHECK: Duration = Duration::from_secs(2);
 const MIN_PASSWORD_CHARS: usize = 8;
 /// bcrypt only looks at the first 72 bytes; longer passwords would silently collide.
 const MAX_PASSWORD_BYTES: usize = 72;
@@ -50,8 +56,12 @@ pub struct AuthService {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    /// Sessions known to be live: id → expiry. Saves a database read per request.
-    live_sessions: RwLock<HashMap<String, i64>>,
+    /// Sessions known to be live: id → (expiry, when last read). Saves a database read per
+    /// request.
+    live_sessions: RwLock<HashMap<String, (i64, Instant)>>,
+    /// How long a cached session is trusted: for ever with one instance, briefly when others
+    /// share the database (and may revoke it).
+    session_recheck: Option<Duration>,
     /// Login attempts per client address within the last [`RATE_WINDOW`].
     failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
     /// bcrypt runs at once: each takes a core for a quarter second or more.
@@ -99,6 +109,33 @@ pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>> {
     }
 }
 
+/// The signing secret for `store`: the data dir's file on SQLite; on PostgreSQL the one in the
+/// `settings` table, created by the first instance that starts (racing starts agree: only the
+/// first write wins).
+pub async fn load_or_create_shared_secret(store: &Store, data_dir: &Path) -> Result<Vec<u8>> {
+    if store.dialect() == Dialect::Sqlite {
+        return load_or_create_secret(data_dir);
+    }
+    if let Some(secret) = store.settings().get(SECRET_SETTING).await? {
+        return Ok(secret.into_bytes());
+    }
+    let bytes: [u8; 32] = rand::random();
+    let candidate: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if store
+        .settings()
+        .set_if_absent(SECRET_SETTING, &candidate)
+        .await?
+    {
+        tracing::info!("generated a new JWT signing secret in the shared database");
+    }
+    store
+        .settings()
+        .get(SECRET_SETTING)
+        .await?
+        .map(String::into_bytes)
+        .ok_or_else(|| Error::NotFound("the JWT signing secret".into()))
+}
+
 fn check_password_shape(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ApiError::invalid(
@@ -121,6 +158,7 @@ impl AuthService {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         AuthService {
+            session_recheck: (store.dialect() != Dialect::Sqlite).then_some(SHARED_SESSION_RECHECK),
             store,
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -258,7 +296,7 @@ impl AuthService {
         self.live_sessions
             .write()
             .expect("session cache lock")
-            .insert(sid.clone(), exp);
+            .insert(sid.clone(), (exp, Instant::now()));
         Ok(IssuedToken {
             token,
             session_id: sid,
@@ -278,8 +316,10 @@ impl AuthService {
             .expect("session cache lock")
             .get(&claims.sid)
             .copied();
+        let fresh = |read: Instant| self.session_recheck.is_none_or(|d| read.elapsed() < d);
         match cached {
-            Some(exp) if exp > t => return Ok(claims),
+            Some((exp, read)) if exp > t && fresh(read) => return Ok(claims),
+            Some((exp, _)) if exp > t => {}
             Some(_) => {
                 self.live_sessions
                     .write()
@@ -294,10 +334,16 @@ impl AuthService {
                 self.live_sessions
                     .write()
                     .expect("session cache lock")
-                    .insert(s.id, s.expires_at);
+                    .insert(s.id, (s.expires_at, Instant::now()));
                 Ok(claims)
             }
-            _ => Err(ApiError::unauthorized("session revoked or expired")),
+            _ => {
+                self.live_sessions
+                    .write()
+                    .expect("session cache lock")
+                    .remove(&claims.sid);
+                Err(ApiError::unauthorized("session revoked or expired"))
+            }
         }
     }
 
@@ -319,6 +365,15 @@ pub fn spawn_session_purge(store: Store, interval: Duration) -> tokio::task::Joi
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            // One instance at a time when several share the database.
+            let _job = match store.try_singleton("session-purge").await {
+                Ok(Some(guard)) => guard,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot forget expired login sessions");
+                    continue;
+                }
+            };
             match store.sessions().purge_expired(now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "forgot expired login sessions"),

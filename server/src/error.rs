@@ -192,6 +192,10 @@ impl From<aniworld_core::Error> for ApiError {
                     None,
                 ))
             }
+            E::DatabaseUnreachable { .. } => {
+                tracing::error!(error = %e, "database unreachable while answering a request");
+                ApiError::Unavailable(body(code, "the database is unreachable", None))
+            }
             E::Database(_) | E::Migration(_) => {
                 tracing::error!(error = %e, "database error while answering a request");
                 ApiError::Internal(body(

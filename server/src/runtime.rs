@@ -15,7 +15,10 @@ use aniworld_core::library::Library;
 use aniworld_core::network::Network;
 use aniworld_core::queue::DownloadQueue;
 use aniworld_core::registry::Registry;
-use aniworld_core::storage::Store;
+use aniworld_core::storage::{Dialect, Store};
+
+/// How often an instance on a shared database looks for series changed by the others.
+const LIBRARY_FOLLOW: std::time::Duration = std::time::Duration::from_secs(2);
 use aniworld_core::{Error, Result};
 
 use crate::extensions::Extensions;
@@ -142,9 +145,9 @@ pub fn load_config(data_dir: &Path, overrides: &Overrides, create: bool) -> Resu
 }
 
 /// The database `database.url` names: empty = SQLite `DATA_DIR/aniworld.db`, `sqlite:PATH` = that
-/// file. Postgres and Redis are accepted by the config schema for forward compatibility, but this
-/// build cannot use them: refuse clearly rather than silently fall back to SQLite.
-async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
+/// file, `postgres://...` = a PostgreSQL database shared by several instances. Redis is accepted
+/// by the config schema for forward compatibility, but this build cannot use it: refuse clearly.
+pub async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
     if !config.database.redis_url.is_empty() {
         return Err(Error::Unsupported(
             "database.redis_url: Redis fan-out is not available in this build; leave it empty"
@@ -155,20 +158,7 @@ async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
     if url.is_empty() {
         return Store::open_sqlite(&data_dir.join("aniworld.db")).await;
     }
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        let path = path.strip_prefix("//").unwrap_or(path);
-        if path.is_empty() {
-            return Err(Error::invalid(
-                "database.url",
-                "sqlite: URL without a file path",
-            ));
-        }
-        return Store::open_sqlite(Path::new(path)).await;
-    }
-    Err(Error::Unsupported(
-        "database.url: Postgres is not available in this build yet; leave it empty to use SQLite in the data dir"
-            .into(),
-    ))
+    Store::open_url(url).await
 }
 
 /// Built-in providers (those enabled in `config`) and hosters, on the runtime's network.
@@ -219,6 +209,10 @@ impl Runtime {
             config.library.path.clone(),
         )
         .await?;
+        if options.queue && store.dialect() == Dialect::Postgres {
+            // Other instances add, scan and download into the same database.
+            library.follow_store(LIBRARY_FOLLOW);
+        }
         let queue = if options.queue {
             Some(
                 DownloadQueue::new(

@@ -26,6 +26,8 @@ mod library;
 mod network;
 #[path = "api/queue.rs"]
 mod queue;
+#[path = "api/scaleout.rs"]
+mod scaleout;
 #[path = "api/spec.rs"]
 mod spec;
 #[path = "api/system.rs"]

@@ -145,6 +145,10 @@ pub struct DownloadConfig {
     /// Start the queue when the server starts, so queued episodes download without pressing
     /// Start. A paused queue stays paused.
     pub autostart: bool,
+    /// Seconds an instance holds a claimed queue item without renewing it; an item whose
+    /// instance is gone is taken over by another after this long (several instances on one
+    /// PostgreSQL database).
+    pub lease_secs: u64,
 }
 
 impl Default for DownloadConfig {
@@ -173,6 +177,7 @@ impl Default for DownloadConfig {
             max_height: 0,
             remux: "none".to_owned(),
             autostart: true,
+            lease_secs: 30,
         }
     }
 }
@@ -579,6 +584,7 @@ impl Config {
             ));
         }
         check_range("download.max_parallel", d.max_parallel.into(), 1, 32)?;
+        check_range("download.lease_secs", d.lease_secs, 5, 600)?;
         check_range(
             "download.segment_parallelism",
             d.segment_parallelism.into(),

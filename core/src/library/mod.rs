@@ -120,15 +120,7 @@ impl Library {
         events: CallbackManager,
         root: PathBuf,
     ) -> Result<Self> {
-        let records = store.series().list().await?;
-        let entries = records
-            .into_iter()
-            .map(|r| {
-                let missing =
-                    Missing::compute(&r.episodes, catalogue.entry(&r.site, &r.key).as_ref());
-                SeriesEntry::new(r, missing)
-            })
-            .collect();
+        let entries = Self::load_entries(&store, &catalogue).await?;
         let library = Library {
             inner: Arc::new(Inner {
                 store,
@@ -144,6 +136,68 @@ impl Library {
             }),
         };
         Ok(library)
+    }
+
+    async fn load_entries(store: &Store, catalogue: &Catalogue) -> Result<Vec<SeriesEntry>> {
+        let records = store.series().list().await?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let missing =
+                    Missing::compute(&r.episodes, catalogue.entry(&r.site, &r.key).as_ref());
+                SeriesEntry::new(r, missing)
+            })
+            .collect())
+    }
+
+    /// Reads the series and the catalogue again from the database (another instance changed
+    /// them). Skipped while a scan or an add of this instance writes (it is tried again later);
+    /// whether it ran.
+    pub async fn reload(&self) -> Result<bool> {
+        let Ok(_writer) = self.inner.writer.try_lock() else {
+            return Ok(false);
+        };
+        self.inner.catalogue.reload().await?;
+        let entries = Self::load_entries(&self.inner.store, &self.inner.catalogue).await?;
+        let mut index = self.index_write();
+        let unmatched = index.unmatched();
+        *index = Index::new(entries);
+        index.set_unmatched((*unmatched).clone());
+        Ok(true)
+    }
+
+    /// Keeps the index in step with the database while the library lives: several instances
+    /// share one PostgreSQL database, and what one adds or scans the others list within
+    /// about `every`.
+    pub fn follow_store(&self, every: Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut seen = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let library = Library { inner };
+                let fingerprint = match library.inner.store.series().fingerprint().await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot check the library for changes");
+                        continue;
+                    }
+                };
+                // Timestamps are whole seconds: a change in the second of the last look may
+                // not move the fingerprint, so recent changes are read again.
+                let recent = fingerprint.latest >= crate::storage::now() - 2;
+                if seen.as_ref() != Some(&fingerprint) || recent {
+                    match library.reload().await {
+                        Ok(true) => seen = Some(fingerprint),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot reload the library"),
+                    }
+                }
+            }
+        });
     }
 
     pub fn catalogue(&self) -> &Catalogue {

@@ -4,6 +4,11 @@
 //! `download.max_parallel` of them at once through the [`DownloadEngine`], and reports through
 //! the [`CallbackManager`]. Started/paused survive restarts; items left `downloading` by a
 //! previous process go back to pending and resume from their partial files.
+//!
+//! Several instances may share one database: each claims an item with a lease
+//! (`download.lease_secs`) that it renews while downloading; an item whose lease ran out is
+//! taken over by another instance and resumed from its partial file. Start/stop/pause are
+//! shared through the database and noticed by every instance within [`POLL`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +39,8 @@ const FLAG_RUNNING: &str = "queue.running";
 const FLAG_PAUSED: &str = "queue.paused";
 /// How long stop/remove wait for a cancelled download to let go of its files.
 const WIND_DOWN: Duration = Duration::from_secs(30);
+/// How often an instance looks at the shared queue (items added or freed elsewhere, start/stop/pause).
+const POLL: Duration = Duration::from_secs(1);
 
 /// Handle to the queue. Cheap to clone; every clone drives the same queue.
 #[derive(Clone)]
@@ -56,6 +63,10 @@ struct Inner {
     pump_lock: tokio::sync::Mutex<()>,
     /// Items a previous process left downloading (now pending again).
     recovered: Vec<i64>,
+    /// The shared start/stop/pause flags as last read from the database.
+    shared: Mutex<(bool, bool)>,
+    /// Ends the poll loop.
+    closed: CancellationToken,
 }
 
 #[derive(Default)]
@@ -89,7 +100,8 @@ impl DownloadQueue {
             tracing::info!(items = ?recovered, "resuming downloads interrupted by a restart");
         }
         // `download.autostart`: the queue runs from the start; else it is as it was left.
-        let running = config.download.autostart || repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
+        let flag_running = repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
+        let running = config.download.autostart || flag_running;
         let paused = repo.flag(FLAG_PAUSED).await?.unwrap_or(false);
         let (changes, _) = watch::channel(0);
         let queue = DownloadQueue {
@@ -108,11 +120,14 @@ impl DownloadQueue {
                 changes,
                 pump_lock: tokio::sync::Mutex::new(()),
                 recovered,
+                shared: Mutex::new((flag_running, paused)),
+                closed: CancellationToken::new(),
             }),
         };
         if running {
             queue.inner.clone().pump().await;
         }
+        tokio::spawn(poll_shared(Arc::downgrade(&queue.inner)));
         Ok(queue)
     }
 
@@ -266,6 +281,7 @@ impl DownloadQueue {
     pub async fn start(&self) -> Result<()> {
         self.repo().set_flag(FLAG_RUNNING, true).await?;
         self.repo().set_flag(FLAG_PAUSED, false).await?;
+        *self.inner.shared.lock().expect("shared flags lock") = (true, false);
         {
             let mut s = self.inner.lock();
             s.running = true;
@@ -280,6 +296,7 @@ impl DownloadQueue {
     /// they go back to pending), nothing new starts until [`start`](Self::start).
     pub async fn stop(&self) -> Result<()> {
         self.repo().set_flag(FLAG_RUNNING, false).await?;
+        self.inner.shared.lock().expect("shared flags lock").0 = false;
         self.interrupt_all().await
     }
 
@@ -287,6 +304,7 @@ impl DownloadQueue {
     /// files stay, items back to pending) but remembers that the queue was running, so the next
     /// start of the process carries on.
     pub async fn shutdown(&self) -> Result<()> {
+        self.inner.closed.cancel();
         self.interrupt_all().await
     }
 
@@ -312,6 +330,7 @@ impl DownloadQueue {
     /// Pauses the queue: current downloads finish, nothing new starts.
     pub async fn pause(&self) -> Result<()> {
         self.repo().set_flag(FLAG_PAUSED, true).await?;
+        self.inner.shared.lock().expect("shared flags lock").1 = true;
         self.inner.lock().paused = true;
         self.inner.changed();
         Ok(())
@@ -320,6 +339,7 @@ impl DownloadQueue {
     /// Undoes [`pause`](Self::pause).
     pub async fn resume(&self) -> Result<()> {
         self.repo().set_flag(FLAG_PAUSED, false).await?;
+        self.inner.shared.lock().expect("shared flags lock").1 = false;
         self.inner.lock().paused = false;
         self.inner.changed();
         self.inner.clone().pump().await;
@@ -618,25 +638,26 @@ impl Inner {
         let _guard = self.pump_lock.lock().await;
         loop {
             let max = usize::try_from(self.config().download.max_parallel.max(1)).unwrap_or(1);
-            let active_ids: Vec<i64> = {
+            {
                 let s = self.lock();
                 if !s.running || s.paused || s.active.len() >= max {
                     return;
                 }
-                s.active.keys().copied().collect()
-            };
-            let next = match self.store.queue().next_pending(&active_ids).await {
+            }
+            let lease = self.config().download.lease_secs;
+            let next = match self
+                .store
+                .queue()
+                .claim(self.store.instance_id(), lease)
+                .await
+            {
                 Ok(Some(item)) => item,
                 Ok(None) => return,
                 Err(e) => {
-                    tracing::error!(error = %e, "queue: cannot read the next item");
+                    tracing::error!(error = %e, "queue: cannot claim the next item");
                     return;
                 }
             };
-            if let Err(e) = self.store.queue().mark_started(next.id).await {
-                tracing::error!(error = %e, "queue: cannot start item {}", next.id);
-                return;
-            }
             let active = Arc::new(ActiveDownload {
                 cancel: CancellationToken::new(),
                 target: Mutex::new(None),
@@ -677,6 +698,7 @@ impl Inner {
         });
         let (snapshots, snapshot_rx) = watch::channel(Snapshot::default());
         let writer = tokio::spawn(write_progress(self.store.queue(), item.id, snapshot_rx));
+        let renewer = tokio::spawn(renew_lease(self.clone(), item.id, active.clone()));
         let sink = QueueSink {
             item_id: item.id,
             callbacks: self.callbacks.clone(),
@@ -698,6 +720,7 @@ impl Inner {
             .engine
             .download_episode(&config, &job, &sink, &active.cancel)
             .await;
+        renewer.abort();
         let context = sink.context.lock().expect("context lock").clone();
         drop(sink);
         // The last progress write lands before the final status.
@@ -763,6 +786,90 @@ impl Inner {
         });
         Ok(())
     }
+}
+
+/// Keeps this instance's lease on a downloading item, renewed at a third of its length. When
+/// the item is no longer downloading under this instance (paused, stopped or removed on another
+/// instance, or taken over after the lease ran out), the download here is cancelled.
+async fn renew_lease(inner: Arc<Inner>, id: i64, active: Arc<ActiveDownload>) {
+    loop {
+        let lease = inner.config().download.lease_secs;
+        tokio::time::sleep(Duration::from_secs(lease.max(3) / 3)).await;
+        match inner
+            .store
+            .queue()
+            .renew(id, inner.store.instance_id(), lease)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    item = id,
+                    "the item is no longer ours (changed elsewhere); stopping its download here"
+                );
+                active.cancel.cancel();
+                return;
+            }
+            // A database hiccup: the next renewal tries again while the lease still runs.
+            Err(e) => tracing::warn!(item = id, error = %e, "queue: cannot renew the lease"),
+        }
+    }
+}
+
+/// Follows the shared queue while the queue lives: start/stop/pause set on another instance,
+/// items added or freed elsewhere (a lease that ran out) are picked up within [`POLL`].
+async fn poll_shared(inner: std::sync::Weak<Inner>) {
+    loop {
+        let closed = match inner.upgrade() {
+            Some(inner) => inner.closed.clone(),
+            None => return,
+        };
+        tokio::select! {
+            _ = closed.cancelled() => return,
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if let Err(e) = follow_shared(&inner).await {
+            tracing::warn!(error = %e, "queue: cannot read the shared queue state");
+        }
+    }
+}
+
+async fn follow_shared(inner: &Arc<Inner>) -> Result<()> {
+    let repo = inner.store.queue();
+    let running = repo.flag(FLAG_RUNNING).await?.unwrap_or(false);
+    let paused = repo.flag(FLAG_PAUSED).await?.unwrap_or(false);
+    let before = std::mem::replace(
+        &mut *inner.shared.lock().expect("shared flags lock"),
+        (running, paused),
+    );
+    let mut changed = false;
+    if before.0 != running {
+        changed = true;
+        if running {
+            let mut s = inner.lock();
+            s.running = true;
+            s.paused = paused;
+        } else {
+            // Stopped elsewhere: what runs here goes back to pending, partial files kept.
+            DownloadQueue {
+                inner: inner.clone(),
+            }
+            .interrupt_all()
+            .await?;
+        }
+    }
+    if before.1 != paused {
+        changed = true;
+        inner.lock().paused = paused;
+    }
+    if changed {
+        inner.changed();
+    }
+    inner.clone().pump().await;
+    Ok(())
 }
 
 /// Latest progress of one item, written to the database at most once a second.

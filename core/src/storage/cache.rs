@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::{Store, now};
 use crate::error::Result;
@@ -22,7 +22,7 @@ impl Store {
 
 #[derive(Clone, Debug)]
 pub struct ProviderCacheRepo {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 fn decode(site: &str, key: &str, body: &str) -> Option<SeriesInfo> {
@@ -44,7 +44,7 @@ impl ProviderCacheRepo {
         max_age_secs: u64,
     ) -> Result<Option<SeriesInfo>> {
         let row: Option<(String,)> = sqlx::query_as(
-            "SELECT body FROM provider_cache WHERE site = ? AND key = ? AND fetched_at >= ?",
+            "SELECT body FROM provider_cache WHERE site = $1 AND key = $2 AND fetched_at >= $3",
         )
         .bind(site)
         .bind(key.as_str())
@@ -63,7 +63,7 @@ impl ProviderCacheRepo {
     ) -> Result<HashMap<SeriesKey, SeriesInfo>> {
         let wanted: HashSet<&str> = keys.iter().map(SeriesKey::as_str).collect();
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT key, body FROM provider_cache WHERE site = ? AND fetched_at >= ?",
+            "SELECT key, body FROM provider_cache WHERE site = $1 AND fetched_at >= $2",
         )
         .bind(site)
         .bind(oldest_fresh(max_age_secs))
@@ -92,7 +92,7 @@ impl ProviderCacheRepo {
     ) -> Result<HashMap<SeriesKey, BTreeSet<(u32, u32)>>> {
         let wanted: HashSet<&str> = keys.iter().map(SeriesKey::as_str).collect();
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT key, body FROM provider_cache WHERE site = ? AND fetched_at >= ?",
+            "SELECT key, body FROM provider_cache WHERE site = $1 AND fetched_at >= $2",
         )
         .bind(site)
         .bind(oldest_fresh(max_age_secs))
@@ -132,7 +132,7 @@ impl ProviderCacheRepo {
     pub async fn put_fetched_at(&self, info: &SeriesInfo, fetched_at: i64) -> Result<()> {
         let body = serde_json::to_string(info).expect("series info serialises");
         sqlx::query(
-            "INSERT INTO provider_cache (site, key, body, fetched_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO provider_cache (site, key, body, fetched_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (site, key) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at",
         )
         .bind(&info.site)
@@ -146,7 +146,7 @@ impl ProviderCacheRepo {
 
     /// Forgets one series (the next lookup fetches it again).
     pub async fn invalidate(&self, site: &str, key: &SeriesKey) -> Result<()> {
-        sqlx::query("DELETE FROM provider_cache WHERE site = ? AND key = ?")
+        sqlx::query("DELETE FROM provider_cache WHERE site = $1 AND key = $2")
             .bind(site)
             .bind(key.as_str())
             .execute(&self.pool)
@@ -179,6 +179,13 @@ fn oldest_fresh(max_age_secs: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
+
+    on_both_dialects!(
+        fresh_entries_are_returned_and_stale_ones_are_not,
+        unreadable_entry_counts_as_missing,
+        get_many_returns_only_the_asked_keys
+    );
 
     fn info(key: &str, name: &str) -> SeriesInfo {
         SeriesInfo {
@@ -196,9 +203,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn fresh_entries_are_returned_and_stale_ones_are_not() {
-        let store = Store::open_memory().await.unwrap();
+    async fn fresh_entries_are_returned_and_stale_ones_are_not(store: Store) {
         let cache = store.provider_cache();
         let k = SeriesKey::parse("k").unwrap();
         cache.put(&info("k", "A")).await.unwrap();
@@ -218,10 +223,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn unreadable_entry_counts_as_missing() {
-        let store = Store::open_memory().await.unwrap();
-        sqlx::query("INSERT INTO provider_cache VALUES ('aniworld', 'k', '{not json', ?)")
+    async fn unreadable_entry_counts_as_missing(store: Store) {
+        sqlx::query("INSERT INTO provider_cache VALUES ('aniworld', 'k', '{not json', $1)")
             .bind(now())
             .execute(store.pool())
             .await
@@ -237,9 +240,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn get_many_returns_only_the_asked_keys() {
-        let store = Store::open_memory().await.unwrap();
+    async fn get_many_returns_only_the_asked_keys(store: Store) {
         let cache = store.provider_cache();
         for k in ["a", "b", "c"] {
             cache.put(&info(k, k)).await.unwrap();

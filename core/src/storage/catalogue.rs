@@ -1,6 +1,6 @@
 //! What each provider lists per series, and when it was asked (`catalogue`).
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::Store;
 use crate::error::Result;
@@ -57,7 +57,7 @@ impl Row {
 
 #[derive(Debug, Clone)]
 pub struct CatalogueRepo {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Store {
@@ -88,7 +88,7 @@ impl CatalogueRepo {
         at: i64,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO catalogue (site, key, episodes, checked_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO catalogue (site, key, episodes, checked_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (site, key) DO UPDATE SET episodes = excluded.episodes,
                checked_at = excluded.checked_at, error_code = NULL, error = NULL, failed_at = NULL",
         )
@@ -111,7 +111,7 @@ impl CatalogueRepo {
         at: i64,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO catalogue (site, key, error_code, error, failed_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO catalogue (site, key, error_code, error, failed_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (site, key) DO UPDATE SET error_code = excluded.error_code,
                error = excluded.error, failed_at = excluded.failed_at",
         )
@@ -129,10 +129,11 @@ impl CatalogueRepo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
 
-    #[tokio::test]
-    async fn answers_and_failures_are_kept_apart() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_dialects!(answers_and_failures_are_kept_apart);
+
+    async fn answers_and_failures_are_kept_apart(store: Store) {
         let repo = store.catalogue();
         let key = SeriesKey::parse("aot").unwrap();
         repo.record_failure("aniworld", &key, "blocked", "DDoS-Guard", 5)

@@ -4,7 +4,7 @@ use super::Store;
 use crate::error::Result;
 
 /// One connection's latest result.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionResult {
     pub name: String,
     pub kind: String,
@@ -29,13 +29,13 @@ impl ConnectionResultsRepo<'_> {
     /// Replaces the connection's previous result.
     pub async fn record(&self, result: &ConnectionResult) -> Result<()> {
         sqlx::query(
-            "INSERT INTO connection_results (name, kind, ok, error, at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO connection_results (name, kind, ok, error, at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, ok = excluded.ok,
                  error = excluded.error, at = excluded.at",
         )
         .bind(&result.name)
         .bind(&result.kind)
-        .bind(result.ok)
+        .bind(i64::from(result.ok))
         .bind(&result.error)
         .bind(result.at)
         .execute(self.store.pool())
@@ -44,21 +44,32 @@ impl ConnectionResultsRepo<'_> {
     }
 
     pub async fn list(&self) -> Result<Vec<ConnectionResult>> {
-        Ok(sqlx::query_as::<_, ConnectionResult>(
+        let rows: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
             "SELECT name, kind, ok, error, at FROM connection_results ORDER BY name",
         )
         .fetch_all(self.store.pool())
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, kind, ok, error, at)| ConnectionResult {
+                name,
+                kind,
+                ok: ok != 0,
+                error,
+                at,
+            })
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
 
-    #[tokio::test]
-    async fn the_latest_result_replaces_the_previous_one() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_dialects!(the_latest_result_replaces_the_previous_one);
+
+    async fn the_latest_result_replaces_the_previous_one(store: Store) {
         let mut r = ConnectionResult {
             name: "hook".into(),
             kind: "webhook".into(),

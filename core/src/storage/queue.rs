@@ -2,9 +2,14 @@
 
 use sqlx::FromRow;
 
-use super::{Store, now};
+use super::{Dialect, Store, now};
 use crate::error::{Error, Result};
 use crate::model::queue::{ItemStatus, QueueCounts, QueueItem};
+
+/// A downloading item's lease ran out (or it has none): its owner is gone. `$n` is the time now.
+fn expired(n: usize) -> String {
+    format!("(lease_until IS NULL OR lease_until < ${n})")
+}
 
 /// Statuses that hold an episode's single live queue slot.
 const LIVE: &str = "('pending','downloading','paused')";
@@ -73,16 +78,20 @@ pub struct NewQueueItem<'a> {
     pub priority: i64,
 }
 
-/// `AND ...` conditions for the optional status and key filters (bound in that order).
-fn filter_sql(status: Option<ItemStatus>, key: Option<&str>) -> String {
+/// `AND ...` conditions for the optional status and key filters (bound in that order, numbered
+/// from `$1`), and the number of the next placeholder.
+fn filter_sql(status: Option<ItemStatus>, key: Option<&str>) -> (String, usize) {
     let mut sql = String::new();
+    let mut n = 1;
     if status.is_some() {
-        sql.push_str(" AND status = ?");
+        sql.push_str(&format!(" AND status = ${n}"));
+        n += 1;
     }
     if key.is_some() {
-        sql.push_str(" AND key = ?");
+        sql.push_str(&format!(" AND key = ${n}"));
+        n += 1;
     }
-    sql
+    (sql, n)
 }
 
 /// Repository over `queue_items`. Soft-deleted rows (`deleted_at`) are invisible.
@@ -104,7 +113,7 @@ impl Store {
 }
 
 impl QueueRepo {
-    fn pool(&self) -> &sqlx::SqlitePool {
+    fn pool(&self) -> &sqlx::AnyPool {
         self.store.pool()
     }
 
@@ -114,7 +123,7 @@ impl QueueRepo {
         key: &str,
     ) -> Result<std::collections::HashMap<(u32, u32), i64>> {
         let sql = format!(
-            "SELECT season, episode, id FROM queue_items WHERE key = ? \
+            "SELECT season, episode, id FROM queue_items WHERE key = $1 \
              AND deleted_at IS NULL AND status IN {LIVE}"
         );
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
@@ -140,7 +149,7 @@ impl QueueRepo {
         episode: u32,
     ) -> Result<Option<QueueItem>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM queue_items WHERE key = ? AND season = ? AND episode = ? \
+            "SELECT {COLUMNS} FROM queue_items WHERE key = $1 AND season = $2 AND episode = $3 \
              AND deleted_at IS NULL AND status IN {LIVE} LIMIT 1"
         );
         sqlx::query_as::<_, QueueRow>(&sql)
@@ -159,8 +168,8 @@ impl QueueRepo {
         let sql = format!(
             "INSERT INTO queue_items (key, site, folder, season, episode, language, status, priority, \
              position, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, \
-             (SELECT COALESCE(MAX(position), 0) + 1 FROM queue_items), ?, ?) RETURNING {COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, \
+             (SELECT COALESCE(MAX(position), 0) + 1 FROM queue_items), $8, $9) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as::<_, QueueRow>(&sql)
             .bind(item.key)
@@ -185,7 +194,7 @@ impl QueueRepo {
     }
 
     pub async fn get(&self, id: i64) -> Result<QueueItem> {
-        let sql = format!("SELECT {COLUMNS} FROM queue_items WHERE id = ? AND deleted_at IS NULL");
+        let sql = format!("SELECT {COLUMNS} FROM queue_items WHERE id = $1 AND deleted_at IS NULL");
         sqlx::query_as::<_, QueueRow>(&sql)
             .bind(id)
             .fetch_optional(self.pool())
@@ -205,7 +214,8 @@ impl QueueRepo {
         let sql = format!(
             "INSERT INTO queue_items (key, site, folder, season, episode, language, status, priority, \
              position, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING {COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10) \
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         );
         let mut out = Vec::with_capacity(items.len());
         let mut position = last;
@@ -222,13 +232,10 @@ impl QueueRepo {
                 .bind(position)
                 .bind(ts)
                 .bind(ts)
-                .fetch_one(&mut *tx)
-                .await;
-            match inserted {
-                Ok(row) => out.push(Some(row.into_item()?)),
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => out.push(None),
-                Err(e) => return Err(Error::Database(e)),
-            }
+                .fetch_optional(&mut *tx)
+                .await?;
+            // No row: the episode is live already (a conflict that must not abort the transaction).
+            out.push(inserted.map(QueueRow::into_item).transpose()?);
         }
         tx.commit().await?;
         Ok(out)
@@ -256,10 +263,11 @@ impl QueueRepo {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<QueueItem>> {
+        let (filter, n) = filter_sql(status, key);
         let sql = format!(
-            "SELECT {COLUMNS} FROM queue_items WHERE deleted_at IS NULL {} \
-             ORDER BY priority DESC, position ASC, id ASC LIMIT ? OFFSET ?",
-            filter_sql(status, key)
+            "SELECT {COLUMNS} FROM queue_items WHERE deleted_at IS NULL {filter} \
+             ORDER BY priority DESC, position ASC, id ASC LIMIT ${n} OFFSET ${}",
+            n + 1
         );
         let mut query = sqlx::query_as::<_, QueueRow>(&sql);
         if let Some(status) = status {
@@ -282,7 +290,7 @@ impl QueueRepo {
     pub async fn count_of_series(&self, status: Option<ItemStatus>, key: &str) -> Result<u64> {
         let sql = format!(
             "SELECT COUNT(*) FROM queue_items WHERE deleted_at IS NULL {}",
-            filter_sql(status, Some(key))
+            filter_sql(status, Some(key)).0
         );
         let mut query = sqlx::query_as::<_, (i64,)>(&sql);
         if let Some(status) = status {
@@ -316,32 +324,69 @@ impl QueueRepo {
             .collect()
     }
 
-    /// The next pending item in queue order that is not in `exclude`.
-    pub async fn next_pending(&self, exclude: &[i64]) -> Result<Option<QueueItem>> {
-        let placeholders = vec!["?"; exclude.len()].join(",");
-        let not_in = if exclude.is_empty() {
-            String::new()
-        } else {
-            format!("AND id NOT IN ({placeholders})")
+    /// Claims the next item for `owner` until `lease_secs` from now, in one statement: the first
+    /// pending item in queue order, or a downloading one whose owner's lease ran out (its owner
+    /// is gone; the download resumes from its partial file). Status downloading, one more attempt.
+    pub async fn claim(&self, owner: &str, lease_secs: u64) -> Result<Option<QueueItem>> {
+        let t = now();
+        let lock = match self.store.dialect() {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
         };
+        let expired = expired(3);
         let sql = format!(
-            "SELECT {COLUMNS} FROM queue_items WHERE deleted_at IS NULL AND status = 'pending' \
-             {not_in} ORDER BY priority DESC, position ASC, id ASC LIMIT 1"
+            "UPDATE queue_items SET status = 'downloading', attempts = attempts + 1, \
+             last_error = NULL, lease_owner = $1, lease_until = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM queue_items WHERE deleted_at IS NULL AND \
+               (status = 'pending' OR (status = 'downloading' AND {expired} AND \
+                (lease_owner IS NULL OR lease_owner <> $1))) \
+               ORDER BY priority DESC, position ASC, id ASC LIMIT 1 {lock}) \
+             RETURNING {COLUMNS}"
         );
-        let mut query = sqlx::query_as::<_, QueueRow>(&sql);
-        for id in exclude {
-            query = query.bind(id);
-        }
-        query
+        sqlx::query_as::<_, QueueRow>(&sql)
+            .bind(owner)
+            .bind(t.saturating_add(to_i64(lease_secs)))
+            .bind(t)
             .fetch_optional(self.pool())
             .await?
             .map(QueueRow::into_item)
             .transpose()
     }
 
+    /// Extends `owner`'s lease on a downloading item; `false` when it is not downloading under
+    /// that owner any more (paused, removed or stopped elsewhere, or taken over after it ran out).
+    pub async fn renew(&self, id: i64, owner: &str, lease_secs: u64) -> Result<bool> {
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE queue_items SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 \
+             AND status = 'downloading' AND deleted_at IS NULL",
+        )
+        .bind(t.saturating_add(to_i64(lease_secs)))
+        .bind(id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Downloading items held under a lease that has not run out, with their owners.
+    pub async fn live_leases(&self) -> Result<Vec<(i64, String)>> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, lease_owner FROM queue_items WHERE deleted_at IS NULL \
+             AND status = 'downloading' AND lease_until >= $1 ORDER BY id",
+        )
+        .bind(now())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, owner)| (id, owner.unwrap_or_default()))
+            .collect())
+    }
+
     pub async fn set_status(&self, id: i64, status: ItemStatus) -> Result<()> {
         sqlx::query(
-            "UPDATE queue_items SET status = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+            "UPDATE queue_items SET status = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(status.as_str())
         .bind(now())
@@ -351,22 +396,9 @@ impl QueueRepo {
         Ok(())
     }
 
-    /// Marks an item as started: status downloading, one more attempt.
-    pub async fn mark_started(&self, id: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE queue_items SET status = 'downloading', attempts = attempts + 1, last_error = NULL, \
-             updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-        )
-        .bind(now())
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn set_path(&self, id: i64, path: &str, folder: Option<&str>) -> Result<()> {
         sqlx::query(
-            "UPDATE queue_items SET path = ?, folder = COALESCE(?, folder), updated_at = ? WHERE id = ?",
+            "UPDATE queue_items SET path = $1, folder = COALESCE($2, folder), updated_at = $3 WHERE id = $4",
         )
         .bind(path)
         .bind(folder)
@@ -386,7 +418,7 @@ impl QueueRepo {
         eta: Option<u64>,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE queue_items SET bytes = ?, total = ?, speed = ?, eta = ?, updated_at = ? WHERE id = ?",
+            "UPDATE queue_items SET bytes = $1, total = $2, speed = $3, eta = $4, updated_at = $5 WHERE id = $6",
         )
         .bind(to_i64(bytes))
         .bind(total.map(to_i64))
@@ -401,8 +433,9 @@ impl QueueRepo {
 
     pub async fn mark_completed(&self, id: i64, path: &str, size: u64) -> Result<()> {
         sqlx::query(
-            "UPDATE queue_items SET status = 'completed', path = ?, bytes = ?, total = ?, speed = NULL, \
-             eta = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+            "UPDATE queue_items SET status = 'completed', path = $1, bytes = $2, total = $3, speed = NULL, \
+             eta = NULL, last_error = NULL, updated_at = $4, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $5 AND deleted_at IS NULL",
         )
         .bind(path)
         .bind(to_i64(size))
@@ -416,8 +449,9 @@ impl QueueRepo {
 
     pub async fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
         sqlx::query(
-            "UPDATE queue_items SET status = 'failed', last_error = ?, speed = NULL, eta = NULL, \
-             updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+            "UPDATE queue_items SET status = 'failed', last_error = $1, speed = NULL, eta = NULL, \
+             updated_at = $2, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(error)
         .bind(now())
@@ -427,16 +461,45 @@ impl QueueRepo {
         Ok(())
     }
 
-    /// Items left `downloading` by a previous process go back to pending (their partial files
-    /// stay); returns their ids.
+    /// Items left `downloading` by a process that is gone (their lease ran out, or their owner
+    /// was a process on this machine that has ended) go back to pending (their partial files
+    /// stay); returns their ids. Other live leases are left alone: another instance is
+    /// downloading those.
     pub async fn recover_interrupted(&self) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "UPDATE queue_items SET status = 'pending', speed = NULL, eta = NULL, updated_at = ? \
-             WHERE status = 'downloading' AND deleted_at IS NULL RETURNING id",
-        )
-        .bind(now())
-        .fetch_all(self.pool())
-        .await?;
+        let mut ids = self.recover_expired().await?;
+        for (id, owner) in self.live_leases().await? {
+            if !super::owner_is_gone(&owner) {
+                continue;
+            }
+            let done = sqlx::query(
+                "UPDATE queue_items SET status = 'pending', speed = NULL, eta = NULL, \
+                 updated_at = $1, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $2 AND lease_owner = $3 AND status = 'downloading'",
+            )
+            .bind(now())
+            .bind(id)
+            .bind(&owner)
+            .execute(self.pool())
+            .await?;
+            if done.rows_affected() > 0 {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn recover_expired(&self) -> Result<Vec<i64>> {
+        let expired = expired(1);
+        let sql = format!(
+            "UPDATE queue_items SET status = 'pending', speed = NULL, eta = NULL, updated_at = $1, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE status = 'downloading' AND deleted_at IS NULL AND {expired} RETURNING id"
+        );
+        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
+            .bind(now())
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
@@ -465,14 +528,14 @@ impl QueueRepo {
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
-            "UPDATE queue_items SET status = ?, attempts = CASE WHEN ? THEN 0 ELSE attempts END, \
-             last_error = CASE WHEN ? THEN NULL ELSE last_error END, updated_at = ? \
-             WHERE id = ? AND deleted_at IS NULL AND status IN ({from_list})"
+            "UPDATE queue_items SET status = $1, attempts = CASE WHEN $2 = 1 THEN 0 ELSE attempts END, \
+             last_error = CASE WHEN $2 = 1 THEN NULL ELSE last_error END, updated_at = $3, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE id = $4 AND deleted_at IS NULL AND status IN ({from_list})"
         );
         let r = sqlx::query(&sql)
             .bind(to.as_str())
-            .bind(reset_attempts)
-            .bind(reset_attempts)
+            .bind(i64::from(reset_attempts))
             .bind(now())
             .bind(id)
             .execute(self.pool())
@@ -487,8 +550,9 @@ impl QueueRepo {
     /// Ends an item without an error (a hook skipped it): status cancelled, reason kept.
     pub async fn mark_cancelled(&self, id: i64, reason: &str) -> Result<()> {
         sqlx::query(
-            "UPDATE queue_items SET status = 'cancelled', last_error = ?, speed = NULL, eta = NULL, \
-             updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+            "UPDATE queue_items SET status = 'cancelled', last_error = $1, speed = NULL, eta = NULL, \
+             updated_at = $2, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(reason)
         .bind(now())
@@ -502,7 +566,7 @@ impl QueueRepo {
     pub async fn remove(&self, id: i64) -> Result<()> {
         let r = sqlx::query(
             "UPDATE queue_items SET status = CASE WHEN status IN ('completed','failed') THEN status ELSE 'cancelled' END, \
-             deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+             deleted_at = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(now())
         .bind(now())
@@ -518,7 +582,7 @@ impl QueueRepo {
     /// Soft-deletes every completed item; returns how many.
     pub async fn clear_completed(&self) -> Result<u64> {
         let r = sqlx::query(
-            "UPDATE queue_items SET deleted_at = ?, updated_at = ? WHERE status = 'completed' AND deleted_at IS NULL",
+            "UPDATE queue_items SET deleted_at = $1, updated_at = $2 WHERE status = 'completed' AND deleted_at IS NULL",
         )
         .bind(now())
         .bind(now())
@@ -532,11 +596,13 @@ impl QueueRepo {
     pub async fn reorder(&self, id: i64, position: usize, priority: Option<i64>) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         if let Some(p) = priority {
-            sqlx::query("UPDATE queue_items SET priority = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(p)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE queue_items SET priority = $1 WHERE id = $2 AND deleted_at IS NULL",
+            )
+            .bind(p)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         let ids: Vec<(i64,)> = sqlx::query_as(
             "SELECT id FROM queue_items WHERE deleted_at IS NULL ORDER BY priority DESC, position ASC, id ASC",
@@ -551,7 +617,7 @@ impl QueueRepo {
         let to = position.saturating_sub(1).min(ids.len());
         ids.insert(to, id);
         for (n, item) in ids.iter().enumerate() {
-            sqlx::query("UPDATE queue_items SET position = ? WHERE id = ?")
+            sqlx::query("UPDATE queue_items SET position = $1 WHERE id = $2")
                 .bind(i64::try_from(n + 1).unwrap_or(i64::MAX))
                 .bind(item)
                 .execute(&mut *tx)
@@ -571,5 +637,244 @@ impl QueueRepo {
 
     pub async fn flag(&self, name: &str) -> Result<Option<bool>> {
         Ok(self.store.settings().get(name).await?.map(|v| v == "true"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::scratch::on_both_dialects;
+
+    on_both_dialects!(
+        inserted_items_are_paged_and_counted,
+        a_live_episode_is_not_queued_twice_and_the_batch_goes_on,
+        claims_follow_queue_order_and_never_hand_out_an_item_twice,
+        concurrent_claimers_each_get_different_items,
+        an_expired_lease_is_taken_over_and_a_live_one_is_not,
+        renewal_fails_once_the_item_changed_elsewhere,
+        a_start_recovers_only_items_whose_lease_ran_out,
+        a_start_recovers_at_once_what_an_ended_local_process_held,
+        retry_resets_attempts_and_releases_the_lease,
+    );
+
+    fn new(key: &str, episode: u32) -> NewQueueItem<'_> {
+        NewQueueItem {
+            key,
+            site: "aniworld",
+            folder: None,
+            season: 1,
+            episode,
+            language: None,
+            priority: 0,
+        }
+    }
+
+    async fn fill(repo: &QueueRepo, n: u32) -> Vec<i64> {
+        let items: Vec<NewQueueItem<'_>> = (1..=n).map(|e| new("show", e)).collect();
+        repo.insert_many(&items)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.unwrap().id)
+            .collect()
+    }
+
+    async fn expire_lease(store: &Store, id: i64) {
+        sqlx::query("UPDATE queue_items SET lease_until = $1 WHERE id = $2")
+            .bind(now() - 10)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+
+    async fn inserted_items_are_paged_and_counted(store: Store) {
+        let repo = store.queue();
+        let one = repo.insert(&new("show", 1)).await.unwrap();
+        fill_from(&repo, 2, 5).await;
+        assert_eq!(one.status, ItemStatus::Pending);
+        assert_eq!(repo.counts().await.unwrap().pending, 5);
+        let page = repo
+            .page(Some(ItemStatus::Pending), Some("show"), 1, 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            page.iter().map(|i| i.episode).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        assert_eq!(
+            repo.count_of_series(Some(ItemStatus::Pending), "show")
+                .await
+                .unwrap(),
+            5
+        );
+        assert!(repo.has_pending().await.unwrap());
+        repo.reorder(one.id, 3, None).await.unwrap();
+        let order: Vec<u32> = repo
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.episode)
+            .collect();
+        assert_eq!(order, vec![2, 3, 1, 4, 5]);
+        repo.remove(one.id).await.unwrap();
+        assert!(matches!(repo.get(one.id).await, Err(Error::NotFound(_))));
+    }
+
+    async fn fill_from(repo: &QueueRepo, first: u32, last: u32) {
+        for e in first..=last {
+            repo.insert(&new("show", e)).await.unwrap();
+        }
+    }
+
+    async fn a_live_episode_is_not_queued_twice_and_the_batch_goes_on(store: Store) {
+        let repo = store.queue();
+        repo.insert(&new("show", 2)).await.unwrap();
+        assert!(matches!(
+            repo.insert(&new("show", 2)).await,
+            Err(Error::Conflict(_))
+        ));
+        // The conflict in the middle must not abort the transaction (PostgreSQL would).
+        let out = repo
+            .insert_many(&[new("show", 1), new("show", 2), new("show", 3)])
+            .await
+            .unwrap();
+        assert!(out[0].is_some() && out[1].is_none() && out[2].is_some());
+        assert_eq!(repo.list().await.unwrap().len(), 3);
+        let live = repo.live_episodes("show").await.unwrap();
+        assert_eq!(live.len(), 3);
+    }
+
+    async fn claims_follow_queue_order_and_never_hand_out_an_item_twice(store: Store) {
+        let repo = store.queue();
+        let ids = fill(&repo, 3).await;
+        repo.reorder(ids[2], 1, None).await.unwrap();
+        let first = repo.claim("a", 30).await.unwrap().unwrap();
+        assert_eq!(first.id, ids[2]);
+        assert_eq!(first.status, ItemStatus::Downloading);
+        assert_eq!(first.attempts, 1);
+        let second = repo.claim("b", 30).await.unwrap().unwrap();
+        let third = repo.claim("a", 30).await.unwrap().unwrap();
+        assert_eq!((second.id, third.id), (ids[0], ids[1]));
+        assert!(repo.claim("c", 30).await.unwrap().is_none());
+        let leases = repo.live_leases().await.unwrap();
+        assert_eq!(leases.len(), 3);
+        assert!(leases.contains(&(ids[0], "b".to_owned())));
+    }
+
+    async fn concurrent_claimers_each_get_different_items(store: Store) {
+        let repo = store.queue();
+        let ids = fill(&repo, 30).await;
+        let mut tasks = Vec::new();
+        for owner in ["a", "b", "c"] {
+            let repo = repo.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(item) = repo.claim(owner, 30).await.unwrap() {
+                    got.push(item.id);
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort_unstable();
+        assert_eq!(all, ids, "every item claimed exactly once");
+    }
+
+    async fn an_expired_lease_is_taken_over_and_a_live_one_is_not(store: Store) {
+        let repo = store.queue();
+        let ids = fill(&repo, 2).await;
+        let a = repo.claim("a", 30).await.unwrap().unwrap();
+        let b = repo.claim("a", 30).await.unwrap().unwrap();
+        assert!(repo.claim("b", 30).await.unwrap().is_none(), "live leases");
+        expire_lease(&store, a.id).await;
+        // Not by its own (stale) owner: that one still runs it.
+        assert!(repo.claim("a", 30).await.unwrap().is_none());
+        let taken = repo.claim("b", 30).await.unwrap().unwrap();
+        assert_eq!(taken.id, ids[0]);
+        assert_eq!(taken.attempts, 2);
+        assert!(!repo.renew(a.id, "a", 30).await.unwrap(), "a lost it");
+        assert!(repo.renew(a.id, "b", 30).await.unwrap());
+        assert!(repo.renew(b.id, "a", 30).await.unwrap());
+    }
+
+    async fn renewal_fails_once_the_item_changed_elsewhere(store: Store) {
+        let repo = store.queue();
+        fill(&repo, 1).await;
+        let item = repo.claim("a", 30).await.unwrap().unwrap();
+        assert!(repo.renew(item.id, "a", 30).await.unwrap());
+        assert!(
+            repo.transition(
+                item.id,
+                &[ItemStatus::Downloading],
+                ItemStatus::Paused,
+                false
+            )
+            .await
+            .unwrap()
+        );
+        assert!(!repo.renew(item.id, "a", 30).await.unwrap());
+        assert!(repo.live_leases().await.unwrap().is_empty());
+    }
+
+    async fn a_start_recovers_only_items_whose_lease_ran_out(store: Store) {
+        let repo = store.queue();
+        fill(&repo, 2).await;
+        let gone = repo.claim("gone", 30).await.unwrap().unwrap();
+        let alive = repo.claim("alive", 30).await.unwrap().unwrap();
+        expire_lease(&store, gone.id).await;
+        assert_eq!(repo.recover_interrupted().await.unwrap(), vec![gone.id]);
+        assert_eq!(repo.get(gone.id).await.unwrap().status, ItemStatus::Pending);
+        assert_eq!(
+            repo.get(alive.id).await.unwrap().status,
+            ItemStatus::Downloading
+        );
+    }
+
+    async fn a_start_recovers_at_once_what_an_ended_local_process_held(store: Store) {
+        let repo = store.queue();
+        fill(&repo, 3).await;
+        let host = store.instance_id().split('/').next().unwrap().to_owned();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ended = format!("{host}/{}/x", child.id());
+        child.wait().unwrap();
+        let dead = repo.claim(&ended, 30).await.unwrap().unwrap();
+        let elsewhere = repo.claim("other-host/1/x", 30).await.unwrap().unwrap();
+        let this = repo.claim(store.instance_id(), 30).await.unwrap().unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(repo.recover_interrupted().await.unwrap(), vec![dead.id]);
+        }
+        for id in [elsewhere.id, this.id] {
+            assert_eq!(repo.get(id).await.unwrap().status, ItemStatus::Downloading);
+        }
+    }
+
+    async fn retry_resets_attempts_and_releases_the_lease(store: Store) {
+        let repo = store.queue();
+        fill(&repo, 1).await;
+        let item = repo.claim("a", 30).await.unwrap().unwrap();
+        repo.mark_failed(item.id, "boom").await.unwrap();
+        let failed = repo.get(item.id).await.unwrap();
+        assert_eq!(failed.last_error.as_deref(), Some("boom"));
+        assert_eq!(repo.failed_ids().await.unwrap(), vec![item.id]);
+        assert!(
+            repo.transition(item.id, &[ItemStatus::Failed], ItemStatus::Pending, true)
+                .await
+                .unwrap()
+        );
+        let again = repo.get(item.id).await.unwrap();
+        assert_eq!((again.attempts, again.last_error), (0, None));
+        let claimed = repo.claim("b", 30).await.unwrap().unwrap();
+        repo.update_progress(claimed.id, 10, Some(20), Some(1.5), Some(7))
+            .await
+            .unwrap();
+        repo.mark_completed(claimed.id, "/x.mp4", 20).await.unwrap();
+        let done = repo.get(claimed.id).await.unwrap();
+        assert_eq!((done.status, done.bytes), (ItemStatus::Completed, 20));
+        assert_eq!(repo.clear_completed().await.unwrap(), 1);
     }
 }

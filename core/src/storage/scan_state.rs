@@ -7,7 +7,7 @@ use crate::error::Result;
 
 #[derive(Debug, Clone)]
 pub struct ScanStateRepo {
-    pool: sqlx::SqlitePool,
+    pool: sqlx::AnyPool,
 }
 
 impl Store {
@@ -31,7 +31,7 @@ impl ScanStateRepo {
         shards: std::ops::Range<u32>,
     ) -> Result<Vec<(u32, Vec<u8>)>> {
         let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT shard, state FROM scan_state WHERE library = ? AND shard >= ? AND shard < ?",
+            "SELECT shard, state FROM scan_state WHERE library = $1 AND shard >= $2 AND shard < $3",
         )
         .bind(library)
         .bind(i64::from(shards.start))
@@ -63,7 +63,7 @@ impl ScanStateRepo {
         for (shard, state) in shards {
             sqlx::query(
                 "INSERT INTO scan_state (library, shard, state, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (library, shard) DO UPDATE SET
                    state = excluded.state, updated_at = excluded.updated_at",
             )
@@ -82,7 +82,7 @@ impl ScanStateRepo {
     /// Forgets everything about `library` (forces a full rescan next time); whether there was
     /// anything to forget.
     pub async fn clear(&self, library: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM scan_state WHERE library = ?")
+        let done = sqlx::query("DELETE FROM scan_state WHERE library = $1")
             .bind(library)
             .execute(&self.pool)
             .await?;
@@ -93,10 +93,11 @@ impl ScanStateRepo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
 
-    #[tokio::test]
-    async fn saves_replaces_and_clears_shards_per_library() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_dialects!(saves_replaces_and_clears_shards_per_library);
+
+    async fn saves_replaces_and_clears_shards_per_library(store: Store) {
         let repo = store.scan_state();
         assert!(repo.load("/lib").await.unwrap().is_empty());
         repo.save("/lib", &[(0, b"zero".to_vec()), (5, b"five".to_vec())])

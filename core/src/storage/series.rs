@@ -1,6 +1,6 @@
 //! Series in the library (`series`): identity, folder and the episodes on disk.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::AnyPool;
 
 use super::{Store, now};
 use crate::error::{Error, Result};
@@ -76,12 +76,42 @@ pub struct SeriesUpsert {
 const SERIES_COLUMNS: &str =
     "id, key, site, name, folder, year, description, cover, episodes, created_at, updated_at";
 
+/// What [`SeriesRepo::fingerprint`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFingerprint {
+    pub counts: (i64, i64, i64),
+    /// The newest write (unix seconds).
+    pub latest: i64,
+}
+
 /// Rows per multi-row statement (SQLite allows 32,766 bound values).
 const BATCH: usize = 500;
 
+/// `count` groups of `width` numbered placeholders from `$first`: `($1, $2), ($3, $4)` (or
+/// `$1, $2` when `width` is 1).
+fn placeholders(first: usize, count: usize, width: usize) -> String {
+    let mut out = String::new();
+    for row in 0..count {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        let cols: Vec<String> = (0..width)
+            .map(|c| format!("${}", first + row * width + c))
+            .collect();
+        if width == 1 {
+            out.push_str(&cols[0]);
+        } else {
+            out.push('(');
+            out.push_str(&cols.join(", "));
+            out.push(')');
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone)]
 pub struct SeriesRepo {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Store {
@@ -102,43 +132,61 @@ impl SeriesRepo {
         let ts = now();
         let mut tx = self.pool.begin().await?;
         for chunk in removed.chunks(BATCH) {
-            let mut q: QueryBuilder<'_, Sqlite> =
-                QueryBuilder::new("UPDATE series SET deleted_at = ");
-            q.push_bind(ts)
-                .push(", updated_at = ")
-                .push_bind(ts)
-                .push(" WHERE deleted_at IS NULL AND key IN (");
-            let mut keys = q.separated(", ");
+            let keys = placeholders(3, chunk.len(), 1);
+            let sql = format!(
+                "UPDATE series SET deleted_at = $1, updated_at = $2 \
+                 WHERE deleted_at IS NULL AND key IN ({keys})"
+            );
+            let mut q = sqlx::query(&sql).bind(ts).bind(ts);
             for key in chunk {
-                keys.push_bind(key.as_str());
+                q = q.bind(key.as_str());
             }
-            q.push(")");
-            q.build().execute(&mut *tx).await?;
+            q.execute(&mut *tx).await?;
         }
         for chunk in upserts.chunks(BATCH) {
-            let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                "INSERT INTO series (key, site, name, folder, year, episodes, created_at, updated_at) ",
+            let rows = placeholders(1, chunk.len(), 8);
+            let sql = format!(
+                "INSERT INTO series (key, site, name, folder, year, episodes, created_at, updated_at) \
+                 VALUES {rows} ON CONFLICT (key) WHERE deleted_at IS NULL DO UPDATE SET \
+                   site = excluded.site, name = excluded.name, folder = excluded.folder, \
+                   year = excluded.year, episodes = excluded.episodes, \
+                   updated_at = excluded.updated_at"
             );
-            q.push_values(chunk, |mut row, s| {
-                row.push_bind(s.key.as_str())
-                    .push_bind(s.site.as_str())
-                    .push_bind(s.name.as_str())
-                    .push_bind(s.folder.as_str())
-                    .push_bind(s.year)
-                    .push_bind(encode_episodes(&s.episodes))
-                    .push_bind(ts)
-                    .push_bind(ts);
-            });
-            q.push(
-                " ON CONFLICT (key) WHERE deleted_at IS NULL DO UPDATE SET
-                   site = excluded.site, name = excluded.name, folder = excluded.folder,
-                   year = excluded.year, episodes = excluded.episodes,
-                   updated_at = excluded.updated_at",
-            );
-            q.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q
+                    .bind(s.key.as_str())
+                    .bind(s.site.as_str())
+                    .bind(s.name.as_str())
+                    .bind(s.folder.as_str())
+                    .bind(s.year.map(i64::from))
+                    .bind(encode_episodes(&s.episodes))
+                    .bind(ts)
+                    .bind(ts);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Changes when series or catalogue rows change: counts, highest ids and the latest write
+    /// (whole seconds, see [`StoreFingerprint::latest`]).
+    pub async fn fingerprint(&self) -> Result<StoreFingerprint> {
+        let (series, max_id, series_at): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(updated_at), 0) FROM series",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let (catalogue, checked, failed): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(MAX(checked_at), 0), COALESCE(MAX(failed_at), 0) FROM catalogue",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreFingerprint {
+            counts: (series, max_id, catalogue),
+            latest: series_at.max(checked).max(failed),
+        })
     }
 
     /// Live series, by name.
@@ -153,7 +201,7 @@ impl SeriesRepo {
 
     pub async fn get_by_key(&self, key: &SeriesKey) -> Result<Option<SeriesRecord>> {
         let row: Option<SeriesRow> = sqlx::query_as(&format!(
-            "SELECT {SERIES_COLUMNS} FROM series WHERE key = ? AND deleted_at IS NULL"
+            "SELECT {SERIES_COLUMNS} FROM series WHERE key = $1 AND deleted_at IS NULL"
         ))
         .bind(key.as_str())
         .fetch_optional(&self.pool)
@@ -163,7 +211,7 @@ impl SeriesRepo {
 
     pub async fn get_by_folder(&self, folder: &str) -> Result<Option<SeriesRecord>> {
         let row: Option<SeriesRow> = sqlx::query_as(&format!(
-            "SELECT {SERIES_COLUMNS} FROM series WHERE folder = ? AND deleted_at IS NULL
+            "SELECT {SERIES_COLUMNS} FROM series WHERE folder = $1 AND deleted_at IS NULL
              ORDER BY id LIMIT 1"
         ))
         .bind(folder)
@@ -180,8 +228,8 @@ impl SeriesRepo {
         cover: Option<&str>,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE series SET description = ?, cover = ?, updated_at = ?
-             WHERE key = ? AND deleted_at IS NULL",
+            "UPDATE series SET description = $1, cover = $2, updated_at = $3
+             WHERE key = $4 AND deleted_at IS NULL",
         )
         .bind(description)
         .bind(cover)
@@ -196,6 +244,14 @@ impl SeriesRepo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
+
+    on_both_dialects!(
+        apply_inserts_then_updates_the_live_row,
+        many_rows_go_in_batches_in_one_transaction,
+        removed_series_are_hidden_and_can_come_back,
+        details_are_stored
+    );
 
     fn upsert(key: &str, folder: &str, eps: &[(u32, u32)]) -> SeriesUpsert {
         SeriesUpsert {
@@ -208,9 +264,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn apply_inserts_then_updates_the_live_row() {
-        let store = Store::open_memory().await.unwrap();
+    async fn apply_inserts_then_updates_the_live_row(store: Store) {
         let repo = store.series();
         repo.apply(&[upsert("aot", "AoT", &[(1, 1), (1, 2)])], &[])
             .await
@@ -229,9 +283,7 @@ mod tests {
         assert_eq!(by_folder.id, first.id);
     }
 
-    #[tokio::test]
-    async fn many_rows_go_in_batches_in_one_transaction() {
-        let store = Store::open_memory().await.unwrap();
+    async fn many_rows_go_in_batches_in_one_transaction(store: Store) {
         let repo = store.series();
         let rows: Vec<SeriesUpsert> = (0..1234)
             .map(|i| upsert(&format!("s{i}"), &format!("Folder {i}"), &[(1, i)]))
@@ -245,9 +297,7 @@ mod tests {
         assert_eq!(repo.list().await.unwrap().len(), 634);
     }
 
-    #[tokio::test]
-    async fn removed_series_are_hidden_and_can_come_back() {
-        let store = Store::open_memory().await.unwrap();
+    async fn removed_series_are_hidden_and_can_come_back(store: Store) {
         let repo = store.series();
         repo.apply(
             &[upsert("b-key", "B", &[(1, 1)]), upsert("a-key", "A", &[])],
@@ -272,9 +322,7 @@ mod tests {
         assert!(repo.get_by_key(&key).await.unwrap().is_some());
     }
 
-    #[tokio::test]
-    async fn details_are_stored() {
-        let store = Store::open_memory().await.unwrap();
+    async fn details_are_stored(store: Store) {
         let repo = store.series();
         repo.apply(&[upsert("a-key", "A", &[])], &[]).await.unwrap();
         let key = SeriesKey::parse("a-key").unwrap();

@@ -37,7 +37,7 @@ impl SessionRepo<'_> {
     pub async fn create(&self, id: &str, client: Option<&str>, expires_at: i64) -> Result<()> {
         let t = now();
         sqlx::query(
-            "INSERT INTO sessions (id, client, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, client, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(client)
@@ -51,7 +51,7 @@ impl SessionRepo<'_> {
 
     pub async fn get(&self, id: &str) -> Result<Option<Session>> {
         Ok(sqlx::query_as::<_, Session>(
-            "SELECT id, client, expires_at, revoked_at, created_at FROM sessions WHERE id = ? AND deleted_at IS NULL",
+            "SELECT id, client, expires_at, revoked_at, created_at FROM sessions WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(id)
         .fetch_optional(self.store.pool())
@@ -62,7 +62,7 @@ impl SessionRepo<'_> {
     pub async fn revoke(&self, id: &str) -> Result<bool> {
         let t = now();
         let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL AND deleted_at IS NULL",
+            "UPDATE sessions SET revoked_at = $1, updated_at = $2 WHERE id = $3 AND revoked_at IS NULL AND deleted_at IS NULL",
         )
         .bind(t)
         .bind(t)
@@ -76,7 +76,7 @@ impl SessionRepo<'_> {
     pub async fn purge_expired(&self, before: i64) -> Result<u64> {
         let t = now();
         let done = sqlx::query(
-            "UPDATE sessions SET deleted_at = ?, updated_at = ? WHERE expires_at < ? AND deleted_at IS NULL",
+            "UPDATE sessions SET deleted_at = $1, updated_at = $2 WHERE expires_at < $3 AND deleted_at IS NULL",
         )
         .bind(t)
         .bind(t)
@@ -90,10 +90,14 @@ impl SessionRepo<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
 
-    #[tokio::test]
-    async fn created_session_is_valid_until_revoked() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_dialects!(
+        created_session_is_valid_until_revoked,
+        expired_sessions_are_purged
+    );
+
+    async fn created_session_is_valid_until_revoked(store: Store) {
         let repo = store.sessions();
         repo.create("s1", Some("127.0.0.1"), now() + 60)
             .await
@@ -105,9 +109,7 @@ mod tests {
         assert!(!repo.get("s1").await.unwrap().unwrap().is_valid_at(now()));
     }
 
-    #[tokio::test]
-    async fn expired_sessions_are_purged() {
-        let store = Store::open_memory().await.unwrap();
+    async fn expired_sessions_are_purged(store: Store) {
         let repo = store.sessions();
         repo.create("old", None, now() - 10).await.unwrap();
         repo.create("new", None, now() + 60).await.unwrap();

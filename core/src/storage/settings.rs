@@ -16,7 +16,7 @@ impl Store {
 
 impl SettingsRepo<'_> {
     pub async fn get(&self, name: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
             .bind(name)
             .fetch_optional(self.store.pool())
             .await?;
@@ -27,7 +27,7 @@ impl SettingsRepo<'_> {
     pub async fn set(&self, name: &str, value: &str) -> Result<()> {
         let t = now();
         sqlx::query(
-            "INSERT INTO settings (name, value, created_at, updated_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO settings (name, value, created_at, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
         .bind(name)
@@ -44,7 +44,7 @@ impl SettingsRepo<'_> {
     pub async fn set_if_absent(&self, name: &str, value: &str) -> Result<bool> {
         let t = now();
         let done = sqlx::query(
-            "INSERT INTO settings (name, value, created_at, updated_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO settings (name, value, created_at, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(name) DO NOTHING",
         )
         .bind(name)
@@ -60,10 +60,11 @@ impl SettingsRepo<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::scratch::on_both_dialects;
 
-    #[tokio::test]
-    async fn set_if_absent_only_wins_once() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_dialects!(set_if_absent_only_wins_once);
+
+    async fn set_if_absent_only_wins_once(store: Store) {
         let repo = store.settings();
         assert_eq!(repo.get("a").await.unwrap(), None);
         assert!(repo.set_if_absent("a", "1").await.unwrap());

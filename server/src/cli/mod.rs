@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod db;
 mod download;
 mod info;
 mod openapi;
@@ -54,6 +55,8 @@ pub enum Command {
     Download(download::DownloadArgs),
     /// Print the OpenAPI document.
     Openapi(openapi::OpenapiArgs),
+    /// Database tools (`db migrate --to postgres://...`).
+    Db(db::DbArgs),
 }
 
 /// A CLI failure: message for the user, and the exit code.
@@ -156,6 +159,7 @@ async fn run_quick(command: Command) -> CliResult {
         Command::Info(a) => info::run(a).await,
         Command::Resolve(a) => resolve::run(a).await,
         Command::Openapi(a) => openapi::run(a).await,
+        Command::Db(a) => db::run(a).await,
         Command::Serve(_) | Command::Download(_) => {
             unreachable!("serve and download handle Ctrl-C themselves")
         }
