@@ -341,8 +341,8 @@ pub async fn route_of<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem:
     let result = ep.call(req).await.map(IntoResponse::into_response);
     if let Some(slot) = slot {
         let pattern = match &result {
-            Ok(resp) => resp.data::<poem::route::PathPattern>().map(|p| p.0.to_string()),
-            Err(e) => e.data::<poem::route::PathPattern>().map(|p| p.0.to_string()),
+            Ok(resp) => resp.data::<poem::PathPattern>().map(|p| p.0.to_string()),
+            Err(e) => e.data::<poem::PathPattern>().map(|p| p.0.to_string()),
         };
         if let Some(pattern) = pattern {
             *slot.0.lock().expect("metrics lock") = Some(pattern);
