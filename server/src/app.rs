@@ -27,8 +27,8 @@ use crate::auth::{
 };
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
-use crate::runtime::{Overrides, Runtime, RuntimeOptions};
 use crate::metrics::Metrics;
+use crate::runtime::{Overrides, Runtime, RuntimeOptions};
 use crate::{body_errors, http_server, metrics, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
@@ -401,9 +401,16 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
     };
     let path = req.uri().path();
-    let is_ui = !["/api", "/health", "/metrics", "/openapi.json", "/docs", "/ws/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix));
+    let is_ui = ![
+        "/api",
+        "/health",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/ws/",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix));
     let mut resp = ep.call(req).await?.into_response();
     let headers = resp.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -426,6 +433,7 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
     let spec = service.spec();
     let spec_value: Arc<serde_json::Value> =
         Arc::new(serde_json::from_str(&spec).expect("the OpenAPI document is JSON"));
+    let operations = Arc::new(metrics::operation_paths(&spec_value));
     let api_endpoint = Arc::new(service.into_endpoint());
     let route = Route::new()
         .nest_no_strip("/api", api_endpoint.clone())
@@ -442,7 +450,7 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         .at("/ws/connect", get(ws::connect))
         .at("/metrics", get(metrics::endpoint))
         .nest("/", ui::endpoint())
-        .around(metrics::route_of);
+        .around(move |ep, req| metrics::route_of(ep, req, operations.clone()));
     let counters = state.metrics().clone();
     let origins = state.config().server.cors_origins.clone();
     let cors = (!origins.is_empty()).then(|| {

@@ -335,17 +335,47 @@ pub async fn count_requests<E: Endpoint>(
     result
 }
 
-/// Innermost (around the routes): notes the matched route template for [`count_requests`].
-pub async fn route_of<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result<Response> {
+/// The path template of every API operation, by operation id, as the OpenAPI document writes it
+/// (`/api/anime/{id}`).
+pub fn operation_paths(spec: &serde_json::Value) -> HashMap<String, String> {
+    let mut paths = HashMap::new();
+    if let Some(items) = spec.get("paths").and_then(|p| p.as_object()) {
+        for (path, item) in items {
+            for operation in item.as_object().into_iter().flat_map(|o| o.values()) {
+                if let Some(id) = operation.get("operationId").and_then(|v| v.as_str()) {
+                    paths.insert(id.to_owned(), path.clone());
+                }
+            }
+        }
+    }
+    paths
+}
+
+/// Innermost (around the routes): notes the matched route template for [`count_requests`]: the
+/// OpenAPI path of an API operation, else the router's pattern.
+pub async fn route_of<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    req: Request,
+    operations: std::sync::Arc<HashMap<String, String>>,
+) -> poem::Result<Response> {
     let slot = req.data::<MatchedRoute>().cloned();
     let result = ep.call(req).await.map(IntoResponse::into_response);
     if let Some(slot) = slot {
-        let pattern = match &result {
-            Ok(resp) => resp.data::<poem::PathPattern>().map(|p| p.0.to_string()),
-            Err(e) => e.data::<poem::PathPattern>().map(|p| p.0.to_string()),
+        let (operation, pattern) = match &result {
+            Ok(resp) => (
+                resp.data::<poem_openapi::OperationId>().copied(),
+                resp.data::<poem::PathPattern>().map(|p| p.0.to_string()),
+            ),
+            Err(e) => (
+                e.data::<poem_openapi::OperationId>().copied(),
+                e.data::<poem::PathPattern>().map(|p| p.0.to_string()),
+            ),
         };
-        if let Some(pattern) = pattern {
-            *slot.0.lock().expect("metrics lock") = Some(pattern);
+        let route = operation
+            .and_then(|id| operations.get(id.0).cloned())
+            .or(pattern);
+        if let Some(route) = route {
+            *slot.0.lock().expect("metrics lock") = Some(route);
         }
     }
     result

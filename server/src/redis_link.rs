@@ -179,9 +179,9 @@ impl RedisLink {
     }
 
     async fn ping(&self) -> std::result::Result<(), String> {
-        self.command(|mut conn| async move {
-            redis::cmd("PING").query_async::<String>(&mut conn).await
-        })
+        self.command(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
         .await
         .map(|_| ())
     }
@@ -219,7 +219,10 @@ impl RedisLink {
     pub async fn forget_login_attempts(&self, client: &str) -> std::result::Result<(), String> {
         let key = format!("aniworld:login:{client}");
         self.command(move |mut conn| async move {
-            redis::cmd("DEL").arg(&key).query_async::<i64>(&mut conn).await
+            redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<i64>(&mut conn)
+                .await
         })
         .await
         .map(|_| ())

@@ -61,7 +61,10 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        assert!(!answers(self.port), "Redis still answers after being killed");
+        assert!(
+            !answers(self.port),
+            "Redis still answers after being killed"
+        );
     }
 
     /// Starts the server again on the same port (after [`RedisServer::kill`]).

@@ -37,7 +37,10 @@ async fn start_instance(redis_url: &str, series: &[&str], extra: Value) -> Insta
         write_series(&library, key);
     }
     let mut config = base_config();
-    merge(&mut config, json!({ "database": { "redis_url": redis_url } }));
+    merge(
+        &mut config,
+        json!({ "database": { "redis_url": redis_url } }),
+    );
     merge(&mut config, extra);
     std::fs::write(data.join("config.json"), config.to_string()).unwrap();
     let (process, url) = start_binary(&data, &library);
@@ -105,7 +108,9 @@ async fn connect(instance: &Instance, rooms: &str) -> Socket {
 async fn next_event(socket: &mut Socket, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let msg = tokio::time::timeout_at(deadline, socket.next()).await.ok()?;
+        let msg = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()?;
         if let Message::Text(text) = msg.expect("socket open").expect("no socket error") {
             let v: Value = serde_json::from_str(&text).unwrap();
             if v["type"] != "heartbeat" {
@@ -256,8 +261,7 @@ async fn login_attempts_are_counted_across_instances() {
 }
 
 #[tokio::test]
-async fn an_instance_whose_redis_goes_away_keeps_serving_and_shares_events_again_when_it_is_back()
-{
+async fn an_instance_whose_redis_goes_away_keeps_serving_and_shares_events_again_when_it_is_back() {
     let mut redis = RedisServer::start();
     let a = start_instance(
         &redis.url(),
@@ -280,7 +284,9 @@ async fn an_instance_whose_redis_goes_away_keeps_serving_and_shares_events_again
     let body = wait_for_redis(&a.url, "down").await;
     assert_eq!(body["status"], "degraded", "{body}");
     assert!(
-        body["redis"]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        body["redis"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
         "{body}"
     );
     assert_eq!(body["database"]["status"], "ok", "{body}");
@@ -315,7 +321,11 @@ async fn an_instance_whose_redis_goes_away_keeps_serving_and_shares_events_again
     wait_for_redis(&a.url, "ok").await;
     wait_for_redis(&b.url, "ok").await;
     let (status, body) = health(&a.url).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
     rescan(&a).await;
     assert!(
         scan_complete_with(&mut on_b, 2, Duration::from_secs(15))
