@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::model::{Language, SeriesKey};
 
 /// Who/what an event is about. Always carries `key`; everything else is optional.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventContext {
     pub key: SeriesKey,
     pub site: Option<String>,
@@ -43,7 +43,7 @@ impl EventContext {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DownloadProgress {
     pub item_id: i64,
     pub bytes: u64,
@@ -56,7 +56,8 @@ pub struct DownloadProgress {
     pub percent: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Serialisable both ways: other instances' events arrive through Redis as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
     ScanStarted {
@@ -269,6 +270,14 @@ impl CallbackManager {
         self.inner.sender.subscribe()
     }
 
+    /// Hands an event another instance emitted to this instance's subscribers (the WebSocket
+    /// clients) only: callbacks (hooks, connections, this instance's own fan-out) run where the
+    /// event happened, so they never run twice.
+    pub fn relay(&self, event: Event) {
+        // No receivers is fine.
+        let _ = self.inner.sender.send(event);
+    }
+
     /// Emits an event. Progress events for one item closer together than the throttle interval are
     /// dropped (the final state always arrives as a completed/failed event).
     pub fn emit(&self, event: Event) {
@@ -375,6 +384,26 @@ mod tests {
         }
         m.emit(progress(1, 100)); // final update always passes
         assert_eq!(n.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn relayed_events_reach_subscribers_but_not_callbacks() {
+        let m = CallbackManager::new();
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = n.clone();
+        m.on_event(move |_| {
+            n2.fetch_add(1, Ordering::SeqCst);
+        });
+        let mut rx = m.subscribe();
+        let event = Event::DownloadCompleted {
+            item_id: 7,
+            context: EventContext::new(SeriesKey::parse("k").unwrap()),
+            size: 3,
+        };
+        let wire = serde_json::to_string(&event).unwrap();
+        m.relay(serde_json::from_str(&wire).unwrap());
+        assert_eq!(rx.try_recv().unwrap(), event);
+        assert_eq!(n.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -561,9 +561,23 @@ impl SiteClient {
         }
     }
 
+    /// [`Self::send_attempts`], counted per site for `/metrics` (a missing page is an answer,
+    /// not an error).
+    async fn send_raw(
+        &self,
+        link: &str,
+        allow_redirect: bool,
+        request: impl Fn(&SiteSetup, &str, Option<&str>) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let result = self.send_attempts(link, allow_redirect, request).await;
+        let failed = matches!(&result, Err(e) if !matches!(e, Error::NotFound(_)));
+        self.inner.network.record_request(&self.inner.site, failed);
+        result
+    }
+
     /// Sends with rate limit, mirrors and retries. Returns successful (2xx, or 3xx when
     /// `allow_redirect`) responses; maps every failure to a typed error.
-    async fn send_raw(
+    async fn send_attempts(
         &self,
         link: &str,
         allow_redirect: bool,

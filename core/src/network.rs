@@ -195,6 +195,17 @@ struct Inner {
     /// listing; held as [`NetworkClient`] so the network knows no client type.
     clients: Mutex<Vec<Arc<dyn NetworkClient>>>,
     config: RwLock<NetworkConfig>,
+    /// Requests and failed requests per site since start (for `/metrics`).
+    requests: Mutex<HashMap<String, SiteRequests>>,
+}
+
+/// How many requests a site client made and how many failed, since start. One request is one
+/// call (a page, a search), however many mirrors and retries it took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteRequests {
+    pub site: String,
+    pub requests: u64,
+    pub errors: u64,
 }
 
 impl Network {
@@ -278,6 +289,33 @@ impl Network {
             .collect();
         states.sort_by(|a, b| a.id.cmp(&b.id));
         states
+    }
+
+    /// Counts one request of `site` and whether it failed.
+    pub fn record_request(&self, site: &str, failed: bool) {
+        let mut requests = self.inner.requests.lock().expect("network lock");
+        let entry = requests
+            .entry(site.to_owned())
+            .or_insert_with(|| SiteRequests {
+                site: site.to_owned(),
+                ..SiteRequests::default()
+            });
+        entry.requests += 1;
+        entry.errors += u64::from(failed);
+    }
+
+    /// Requests per site since start, by site id.
+    pub fn request_counts(&self) -> Vec<SiteRequests> {
+        let mut counts: Vec<SiteRequests> = self
+            .inner
+            .requests
+            .lock()
+            .expect("network lock")
+            .values()
+            .cloned()
+            .collect();
+        counts.sort_by(|a, b| a.site.cmp(&b.site));
+        counts
     }
 
     /// Hosters that are down right now.

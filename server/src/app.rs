@@ -27,8 +27,9 @@ use crate::auth::{
 };
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
+use crate::metrics::Metrics;
 use crate::runtime::{Overrides, Runtime, RuntimeOptions};
-use crate::{body_errors, http_server, ui, ws};
+use crate::{body_errors, http_server, metrics, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +53,8 @@ struct StateInner {
     auth: AuthService,
     cover_signer: crate::api::covers::CoverSigner,
     started: Instant,
+    /// This instance's counters for `/metrics`.
+    metrics: Arc<Metrics>,
     /// The periodic purge of expired sessions; stopped with the state.
     _session_purge: AbortOnDrop,
 }
@@ -147,6 +150,11 @@ impl AppState {
         &self.inner.runtime.network
     }
 
+    /// This instance's counters for `/metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
@@ -190,7 +198,13 @@ impl App {
             SESSION_PURGE_INTERVAL,
         ));
         let secret = load_or_create_shared_secret(&runtime.store, &runtime.data_dir).await?;
-        let auth = AuthService::new(runtime.store.clone(), &secret);
+        let auth = AuthService::new(runtime.store.clone(), &secret)
+            .with_shared_limiter(runtime.redis.clone());
+        let metrics = Arc::new(Metrics::default());
+        {
+            let metrics = metrics.clone();
+            runtime.events.on_event(move |event| metrics.observe(event));
+        }
         index_at_start(&runtime.library);
         let state = AppState {
             inner: Arc::new(StateInner {
@@ -199,6 +213,7 @@ impl App {
                 auth,
                 cover_signer: crate::api::covers::CoverSigner::new(&secret),
                 started: Instant::now(),
+                metrics,
                 _session_purge: session_purge,
             }),
         };
@@ -386,9 +401,16 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
     };
     let path = req.uri().path();
-    let is_ui = !["/api", "/health", "/openapi.json", "/docs", "/ws/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix));
+    let is_ui = ![
+        "/api",
+        "/health",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/ws/",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix));
     let mut resp = ep.call(req).await?.into_response();
     let headers = resp.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -411,6 +433,7 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
     let spec = service.spec();
     let spec_value: Arc<serde_json::Value> =
         Arc::new(serde_json::from_str(&spec).expect("the OpenAPI document is JSON"));
+    let operations = Arc::new(metrics::operation_paths(&spec_value));
     let api_endpoint = Arc::new(service.into_endpoint());
     let route = Route::new()
         .nest_no_strip("/api", api_endpoint.clone())
@@ -425,7 +448,10 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         )
         .nest("/docs", docs)
         .at("/ws/connect", get(ws::connect))
-        .nest("/", ui::endpoint());
+        .at("/metrics", get(metrics::endpoint))
+        .nest("/", ui::endpoint())
+        .around(move |ep, req| metrics::route_of(ep, req, operations.clone()));
+    let counters = state.metrics().clone();
     let origins = state.config().server.cors_origins.clone();
     let cors = (!origins.is_empty()).then(|| {
         origins
@@ -444,6 +470,7 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         .around(limits)
         .data(state.clone())
         .around(json_errors)
+        .around(move |ep, req| metrics::count_requests(ep, req, counters.clone()))
         .around(security_headers)
         .map_to_response()
         .boxed()

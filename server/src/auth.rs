@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::redis_link::RedisLink;
 
 const PASSWORD_SETTING: &str = "auth.master_password_hash";
 const SECRET_FILE: &str = "jwt_secret";
@@ -64,6 +66,11 @@ pub struct AuthService {
     session_recheck: Option<Duration>,
     /// Login attempts per client address within the last [`RATE_WINDOW`].
     failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// Counts attempts across instances (`database.redis_url`); the local counter is used while
+    /// it cannot answer.
+    shared_limiter: Option<RedisLink>,
+    /// Whether the last attempt fell back to the local counter (logged once per change).
+    limiter_fallback: AtomicBool,
     /// bcrypt runs at once: each takes a core for a quarter second or more.
     hashing: tokio::sync::Semaphore,
 }
@@ -165,10 +172,18 @@ impl AuthService {
             validation,
             live_sessions: RwLock::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            shared_limiter: None,
+            limiter_fallback: AtomicBool::new(false),
             hashing: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
             ),
         }
+    }
+
+    /// Counts login attempts in Redis, so the limit holds across instances.
+    pub fn with_shared_limiter(mut self, redis: Option<RedisLink>) -> Self {
+        self.shared_limiter = redis;
+        self
     }
 
     pub async fn is_setup(&self) -> Result<bool> {
@@ -200,10 +215,35 @@ impl AuthService {
         }
     }
 
+    /// Counts a login attempt of `client` before its password is checked, across instances when
+    /// Redis is configured and answers, else in this process.
+    async fn reserve_attempt(&self, client: Option<IpAddr>, max_failures: u32) -> Result<(), u64> {
+        let (Some(redis), Some(addr)) = (&self.shared_limiter, client) else {
+            return self.reserve_local_attempt(client, max_failures);
+        };
+        match redis
+            .reserve_login_attempt(&addr.to_string(), max_failures, RATE_WINDOW)
+            .await
+        {
+            Ok(decision) => {
+                if self.limiter_fallback.swap(false, Ordering::Relaxed) {
+                    tracing::info!("login attempts are counted across instances again");
+                }
+                decision
+            }
+            Err(problem) => {
+                if !self.limiter_fallback.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %problem, "Redis cannot count login attempts: counting them on this instance only");
+                }
+                self.reserve_local_attempt(client, max_failures)
+            }
+        }
+    }
+
     /// Counts a login attempt of `client` before its password is checked, so parallel attempts
     /// cannot all pass the check: `Err(seconds)` when the client already used up its
     /// `max_failures` for the window. A successful login forgets the client's attempts.
-    fn reserve_attempt(&self, client: Option<IpAddr>, max_failures: u32) -> Result<(), u64> {
+    fn reserve_local_attempt(&self, client: Option<IpAddr>, max_failures: u32) -> Result<(), u64> {
         let Some(client) = client else {
             return Ok(());
         };
@@ -262,7 +302,7 @@ impl AuthService {
                 "no master password is set yet; call POST /api/auth/setup first",
             ));
         };
-        if let Err(secs) = self.reserve_attempt(client, max_failures) {
+        if let Err(secs) = self.reserve_attempt(client, max_failures).await {
             tracing::warn!(client = ?client, "login refused: rate limited");
             return Err(ApiError::rate_limited(secs));
         }
@@ -276,6 +316,11 @@ impl AuthService {
         }
         if let Some(c) = client {
             self.failures.lock().expect("rate limiter lock").remove(&c);
+            if let Some(redis) = &self.shared_limiter
+                && let Err(e) = redis.forget_login_attempts(&c.to_string()).await
+            {
+                tracing::debug!(error = %e, "Redis did not forget the login attempts");
+            }
         }
         let iat = now();
         let exp = iat.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));

@@ -12,6 +12,8 @@ pub mod config_file;
 pub mod error;
 pub mod extensions;
 pub mod http_server;
+pub mod metrics;
+pub mod redis_link;
 pub mod runtime;
 pub mod ui;
 pub mod ws;

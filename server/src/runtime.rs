@@ -22,6 +22,7 @@ const LIBRARY_FOLLOW: std::time::Duration = std::time::Duration::from_secs(2);
 use aniworld_core::{Error, Result};
 
 use crate::extensions::Extensions;
+use crate::redis_link::RedisLink;
 
 /// What the command line sets for one run only (never written to `config.json`).
 #[derive(Debug, Clone, Default)]
@@ -75,6 +76,9 @@ pub struct RuntimeOptions {
     pub watch_scripts: bool,
     /// Deliver events to the configured connections (notifications, media servers).
     pub connections: bool,
+    /// Share events (and the login limiter) with other instances through
+    /// `database.redis_url` when it is set.
+    pub redis: bool,
 }
 
 impl RuntimeOptions {
@@ -88,6 +92,7 @@ impl RuntimeOptions {
             queue: true,
             watch_scripts: true,
             connections: true,
+            redis: true,
         }
     }
 
@@ -102,6 +107,7 @@ impl RuntimeOptions {
             queue: false,
             watch_scripts: false,
             connections: false,
+            redis: false,
         }
     }
 }
@@ -124,6 +130,9 @@ pub struct Runtime {
     pub connections: Option<ConnectionService>,
     /// Series covers in `DATA_DIR/covers`.
     pub covers: Covers,
+    /// Events and login attempts shared with other instances (`database.redis_url`, the server
+    /// only).
+    pub redis: Option<RedisLink>,
 }
 
 /// The config file of `data_dir` with the environment and `overrides` applied.
@@ -145,15 +154,8 @@ pub fn load_config(data_dir: &Path, overrides: &Overrides, create: bool) -> Resu
 }
 
 /// The database `database.url` names: empty = SQLite `DATA_DIR/aniworld.db`, `sqlite:PATH` = that
-/// file, `postgres://...` = a PostgreSQL database shared by several instances. Redis is accepted
-/// by the config schema for forward compatibility, but this build cannot use it: refuse clearly.
+/// file, `postgres://...` = a PostgreSQL database shared by several instances.
 pub async fn open_store(config: &Config, data_dir: &Path) -> Result<Store> {
-    if !config.database.redis_url.is_empty() {
-        return Err(Error::Unsupported(
-            "database.redis_url: Redis fan-out is not available in this build; leave it empty"
-                .into(),
-        ));
-    }
     let url = config.database.url.trim();
     if url.is_empty() {
         return Store::open_sqlite(&data_dir.join("aniworld.db")).await;
@@ -187,6 +189,12 @@ impl Runtime {
         };
         let registry = Registry::new();
         let events = CallbackManager::new();
+        let redis_url = config.database.redis_url.trim();
+        let redis = if options.redis && !redis_url.is_empty() {
+            Some(RedisLink::start(redis_url, &events)?)
+        } else {
+            None
+        };
         let network = Network::with_store(&config, store.clone()).await?;
         register_builtins(&registry, &config, &network)?;
         let extensions = Arc::new(
@@ -251,6 +259,7 @@ impl Runtime {
             network,
             connections,
             covers,
+            redis,
         })
     }
 
@@ -325,6 +334,9 @@ impl Runtime {
     /// Stops background work: running downloads are interrupted with their partial files kept,
     /// and the queue carries on from them on the next start.
     pub async fn shutdown(&self) {
+        if let Some(redis) = &self.redis {
+            redis.stop();
+        }
         if let Some(queue) = &self.queue
             && let Err(e) = queue.shutdown().await
         {

@@ -118,7 +118,11 @@ pub async fn connect(
             .max_frame_size(Some(MAX_CLIENT_MESSAGE)),
     );
     let events = state.events().subscribe();
-    Ok(ws.on_upgrade(move |socket| client_loop(socket, events, rooms, heartbeat)))
+    let metrics = state.metrics().clone();
+    Ok(ws.on_upgrade(move |socket| async move {
+        let _connected = metrics.websocket_connected();
+        client_loop(socket, events, rooms, heartbeat).await;
+    }))
 }
 
 #[derive(Debug, Deserialize)]

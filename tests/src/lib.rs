@@ -20,6 +20,7 @@ pub mod covers;
 pub mod hosters;
 pub mod media;
 pub mod net;
+pub mod redis;
 pub mod sites;
 
 /// One request the fixture saw.

@@ -263,6 +263,8 @@ pub struct ServerConfig {
     pub header_read_timeout: u64,
     /// Open connections at most (lowered to fit the process's open-file limit).
     pub max_connections: u32,
+    /// `GET /metrics` without a bearer token (for a Prometheus that cannot log in).
+    pub metrics_public: bool,
 }
 
 impl Default for ServerConfig {
@@ -274,6 +276,7 @@ impl Default for ServerConfig {
             request_timeout: 60,
             header_read_timeout: 10,
             max_connections: 1024,
+            metrics_public: false,
         }
     }
 }
@@ -380,11 +383,12 @@ pub const MAX_BACKUPS: usize = 50;
 pub const MIN_BODY_LIMIT: u64 = 64 * 1024;
 /// Keys (or whole sections, ending in `.*`) that load code or expose the server: they are set in
 /// `config.json` or the environment only, never through the API.
-pub const FILE_ONLY_KEYS: [&str; 5] = [
+pub const FILE_ONLY_KEYS: [&str; 6] = [
     "plugins.dir",
     "scripts.dir",
     "server.bind",
     "server.cors_origins",
+    "server.metrics_public",
     "database.*",
 ];
 
@@ -1732,6 +1736,7 @@ mod tests {
             "scripts.dir",
             "server.bind",
             "server.cors_origins",
+            "server.metrics_public",
             "database.url",
             "database.redis_url",
         ] {

@@ -173,6 +173,8 @@ section!(ServerSection "ServerConfig" {
     header_read_timeout: u64,
     /// Open connections at most.
     max_connections: u32,
+    /// `GET /metrics` without a bearer token.
+    metrics_public: bool,
 });
 
 section!(DatabaseSection "DatabaseConfig" {

@@ -1,17 +1,45 @@
-//! `GET /health` (public): database and queue state, the base URL each site is reached on and which
-//! sites and hosters are down.
+//! `GET /health` (public): database, Redis and queue state, the base URL each site is reached on
+//! and which sites and hosters are down.
 
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
 use crate::app::AppState;
+use crate::redis_link::RedisStatus;
 use poem::web::Data;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ComponentStatus {
+    Ok,
+    Down,
+}
 
 #[derive(Debug, Object)]
 pub struct ComponentHealth {
+    pub status: ComponentStatus,
+    /// Same as `status == ok`.
     pub ok: bool,
     /// Why it is not ok.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RedisHealthStatus {
+    Ok,
+    /// `database.redis_url` is set but Redis does not answer: events stay on this instance and
+    /// logins are counted locally until it is back (the instance reconnects by itself).
+    Down,
+    /// No `database.redis_url`: this instance shares nothing through Redis.
+    Disabled,
+}
+
+#[derive(Debug, Object)]
+pub struct RedisHealth {
+    pub status: RedisHealthStatus,
+    /// Why it is down.
     pub error: Option<String>,
 }
 
@@ -53,11 +81,13 @@ pub struct HosterDown {
 
 #[derive(Debug, Object)]
 pub struct Health {
-    /// `ok`, or `degraded` when a component is down.
+    /// `ok`, or `degraded` when the database or a configured Redis is down.
     pub status: String,
     pub version: String,
     pub uptime_secs: u64,
     pub database: ComponentHealth,
+    /// Event fan-out and the shared login limiter (`database.redis_url`).
+    pub redis: RedisHealth,
     /// Null until the download queue is running.
     pub queue: Option<QueueHealth>,
     /// Built-in provider sites (a down site does not make the server unhealthy).
@@ -70,7 +100,8 @@ pub struct Health {
 pub enum HealthResponse {
     #[oai(status = 200)]
     Ok(Json<Health>),
-    /// A component (e.g. the database) is down.
+    /// The database is down. (A configured Redis that is down makes the status `degraded` with
+    /// 200: the instance still serves.)
     #[oai(status = 503)]
     Degraded(Json<Health>),
 }
@@ -84,12 +115,30 @@ impl HealthApi {
     async fn health(&self, state: Data<&AppState>) -> HealthResponse {
         let database = match state.store().ping().await {
             Ok(()) => ComponentHealth {
+                status: ComponentStatus::Ok,
                 ok: true,
                 error: None,
             },
             Err(e) => ComponentHealth {
+                status: ComponentStatus::Down,
                 ok: false,
                 error: Some(e.code().to_owned()),
+            },
+        };
+        let redis = match &state.runtime().redis {
+            None => RedisHealth {
+                status: RedisHealthStatus::Disabled,
+                error: None,
+            },
+            Some(link) => match link.status().await {
+                RedisStatus::Ok => RedisHealth {
+                    status: RedisHealthStatus::Ok,
+                    error: None,
+                },
+                RedisStatus::Down(problem) => RedisHealth {
+                    status: RedisHealthStatus::Down,
+                    error: Some(problem),
+                },
             },
         };
         let queue = state.queue_health().await;
@@ -117,11 +166,13 @@ impl HealthApi {
             })
             .collect();
         let ok = database.ok;
+        let degraded = !ok || redis.status == RedisHealthStatus::Down;
         let health = Health {
-            status: if ok { "ok" } else { "degraded" }.to_owned(),
+            status: if degraded { "degraded" } else { "ok" }.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_secs: state.uptime().as_secs(),
             database,
+            redis,
             queue,
             sites,
             hosters_down,

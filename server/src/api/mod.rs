@@ -86,7 +86,9 @@ pub fn service() -> OpenApiService<Apis, ()> {
         "Keeps an anime/series library complete. Every endpoint except `/health`, \
          `/api/auth/setup`, `/api/auth/login` and `/api/auth/status` needs `Authorization: Bearer <token>` \
          (from `POST /api/auth/login`). Errors always have the body `{\"error\", \"message\", \"details\"}`. \
-         Live events: WebSocket `/ws/connect?token=<token>` (see the README).",
+         Live events: WebSocket `/ws/connect?token=<token>` (see the README). Prometheus metrics: \
+         `GET /metrics` (text format, not part of this document; bearer token unless \
+         `server.metrics_public`).",
     )
 }
 

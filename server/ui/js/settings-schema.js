@@ -63,6 +63,7 @@ export const FIELDS = {
   'server.cors_origins': { group: 'server', label: 'Allowed web origins (CORS)', kind: 'list', restart: true, advanced: true, hint: 'One per line; empty = other web pages cannot call the API.' },
   'server.body_limit': { group: 'server', label: 'Largest request', unit: 'bytes', advanced: true },
   'server.request_timeout': { group: 'server', label: 'Request timeout', unit: 'seconds', advanced: true },
+  'server.metrics_public': { group: 'server', label: 'Metrics without sign-in', advanced: true, hint: 'GET /metrics answers without a token (for Prometheus); set in config.json.' },
 
   'database.url': { group: 'database', label: 'Database URL', restart: true, advanced: true, hint: 'Empty = SQLite in the data folder.' },
   'database.redis_url': { group: 'database', label: 'Redis URL', restart: true, advanced: true },
