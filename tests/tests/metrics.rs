@@ -88,6 +88,26 @@ async fn metrics_count_requests_scans_downloads_provider_calls_and_websocket_cli
         post("/api/anime/rescan", json!({})).await.unwrap().status(),
         202
     );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status: Value = http
+            .get(format!("{url}/api/library/status"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["scan"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rescan did not end: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let ws = url.replace("http://", "ws://");
     let (socket, _) = tokio_tungstenite::connect_async(format!("{ws}/ws/connect?token={token}"))
         .await
