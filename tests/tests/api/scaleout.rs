@@ -10,7 +10,10 @@ use aniworld_testkit::FixtureSite;
 use aniworld_testkit::app::{PASSWORD, base_config, merge};
 use aniworld_testkit::bin::{ServerProcess, aniworld, setup_and_login, start_binary};
 use aniworld_testkit::media;
+use aniworld_testkit::redis::RedisServer;
+use futures::StreamExt;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "attack-on-titan";
 const SERIES_FOLDER: &str = "Attack on Titan (2013)";
@@ -167,10 +170,16 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     let db = ScratchPostgres::create()
         .await
         .expect("PostgreSQL on 127.0.0.1:5432 (user postgres)");
+    // Events fan out through a Redis of this test's own.
+    let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let library = dir.path().join("library");
     std::fs::create_dir_all(&library).unwrap();
-    let config = instance_config(&site, db.url());
+    let mut config = instance_config(&site, db.url());
+    merge(
+        &mut config,
+        json!({ "database": { "redis_url": redis.url() } }),
+    );
     let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| dir.path().join(n)).collect();
     for d in &dirs {
         write_config(d, &config);
@@ -237,6 +246,14 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
     .await
     .unwrap();
     assert_eq!(added["added"].as_array().unwrap().len(), 5, "{added}");
+    // A WebSocket client on every instance, listening before the queue starts.
+    let watchers: Vec<_> = {
+        let mut watchers = Vec::new();
+        for url in &urls {
+            watchers.push(tokio::spawn(watch_downloads(url.clone(), token.clone(), 5)));
+        }
+        watchers
+    };
     assert_eq!(
         post(&http, &urls[2], "/api/queue/start", &token, json!({}))
             .await
@@ -284,7 +301,18 @@ async fn three_instances_share_one_login_library_and_queue_and_take_over_a_kille
             .unwrap_or_else(|| panic!("S{s}E{e} is not in the library"));
         assert!(file.metadata().unwrap().len() > 0);
     }
-    // The Redis half adds here: WebSocket clients on every instance saw every item's progress.
+    // WebSocket clients on every instance saw the progress and completion of every item,
+    // whichever instance downloaded it (Redis fan-out).
+    let ids: std::collections::BTreeSet<i64> =
+        items.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    for (url, watcher) in urls.iter().zip(watchers) {
+        let seen = watcher.await.unwrap();
+        assert_eq!(seen.progress, ids, "progress seen by the client on {url}");
+        assert_eq!(
+            seen.completed, ids,
+            "completions seen by the client on {url}"
+        );
+    }
 
     // A logout on C revokes its token on every instance.
     let token_c = login(&http, &urls[2]).await;
@@ -577,4 +605,49 @@ async fn an_unreachable_database_is_a_clear_error_naming_the_host() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:9"));
+}
+
+/// What one WebSocket client saw of the downloads.
+struct SeenDownloads {
+    progress: std::collections::BTreeSet<i64>,
+    completed: std::collections::BTreeSet<i64>,
+}
+
+/// Connects to `url`'s WebSocket (rooms `downloads` and `download_progress`) and collects the
+/// item ids of progress and completion events until `items` completions arrived (or 120 s).
+async fn watch_downloads(url: String, token: String, items: usize) -> SeenDownloads {
+    let ws = url.replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "{ws}/ws/connect?token={token}&rooms=downloads,download_progress"
+    ))
+    .await
+    .expect("ws connects");
+    let mut seen = SeenDownloads {
+        progress: Default::default(),
+        completed: Default::default(),
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while seen.completed.len() < items {
+        let text = match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) | Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+        };
+        let event: Value = serde_json::from_str(&text).unwrap();
+        match event["type"].as_str() {
+            Some("download_progress") => {
+                if let Some(id) = event["data"]["progress"]["item_id"].as_i64() {
+                    seen.progress.insert(id);
+                }
+            }
+            Some("download_complete") => {
+                let Some(id) = event["data"]["item_id"].as_i64() else {
+                    continue;
+                };
+                seen.completed.insert(id);
+            }
+            _ => {}
+        }
+    }
+    seen
 }
