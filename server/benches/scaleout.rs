@@ -91,11 +91,20 @@ async fn series_list(client: &reqwest::Client, root: &Path, series: usize) {
         .expect("PostgreSQL on 127.0.0.1:5432");
     for (name, url) in [("SQLite", ""), ("PostgreSQL", pg.url())] {
         let data = root.join(format!("data-list-{name}"));
+        // Providers off (no site is reachable from a benchmark machine), in the file: an
+        // environment override of one provider key alone leaves its base URL empty.
         write_config(
             &data,
-            &json!({ "auth": { "bcrypt_cost": 4 }, "database": { "url": url } }),
+            &json!({
+                "auth": { "bcrypt_cost": 4 },
+                "database": { "url": url },
+                "providers": {
+                    "aniworld": { "enabled": false, "base_url": "http://127.0.0.1:9" },
+                    "sto": { "enabled": false, "base_url": "http://127.0.0.1:9" }
+                }
+            }),
         );
-        let server = Server::start(&data, &library);
+        let server = Server::start_with_providers(&data, &library);
         let token = server.token(client).await;
         let t = Instant::now();
         wait_indexed(client, &server, &token, matched).await;
@@ -138,8 +147,8 @@ async fn claim_throughput(
         "database": { "url": url },
         "download": { "autostart": false, "max_parallel": 2, "lease_secs": 30 },
         "providers": {
-            "aniworld": { "enabled": true, "base_url": "http://127.0.0.1:9", "retries": 0, "rate_limit": 100000.0 },
-            "sto": { "enabled": false }
+            "aniworld": { "enabled": true, "base_url": "http://127.0.0.1:9", "retries": 0, "rate_limit": 1000.0 },
+            "sto": { "enabled": false, "base_url": "http://127.0.0.1:9" }
         }
     });
     let servers: Vec<Server> = (0..instances)

@@ -116,14 +116,16 @@ impl Server {
             .expect("start aniworld serve");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
+        let mut said = Vec::new();
         let url = loop {
-            let line = lines
-                .next()
-                .expect("server prints its address")
-                .expect("read stderr");
+            let Some(line) = lines.next() else {
+                panic!("the server ended without its address: {}", said.join("\n"));
+            };
+            let line = line.expect("read stderr");
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.trim().to_owned();
             }
+            said.push(line);
         };
         std::thread::spawn(move || for _ in lines {});
         Server { child, url }

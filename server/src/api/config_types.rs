@@ -139,6 +139,9 @@ section!(DownloadSection "DownloadConfig" {
     remux: String,
     /// Start the queue with the server (a paused queue stays paused).
     autostart: bool,
+    /// Seconds an instance holds a claimed queue item without renewing it (5–600); another
+    /// instance on the same database takes the item over after this long.
+    lease_secs: u64,
 });
 
 section!(PluginsSection "PluginsConfig" {

@@ -24,7 +24,8 @@ export const FIELDS = {
 
   'download.autostart': { group: 'downloads', label: 'Start the queue with the server', hint: 'Queued episodes download without pressing Start. A paused queue stays paused.' },
   'download.languages': { group: 'downloads', label: 'Languages, best first', kind: 'list', hint: 'One per line: German Dub, German Sub, English Sub, English Dub.' },
-  'download.max_parallel': { group: 'downloads', label: 'Downloads at once', hint: '1 to 32.' },
+  'download.max_parallel': { group: 'downloads', label: 'Downloads at once', hint: '1 to 32, per server instance.' },
+  'download.lease_secs': { group: 'downloads', label: 'Queue lease', unit: 'seconds', advanced: true, hint: '5 to 600. With several servers on one PostgreSQL database: how long before another server takes over the download of one that stopped answering.' },
   'download.rate_limit': { group: 'downloads', label: 'Bandwidth limit', unit: 'MB/s', scale: 1e6, hint: '0 = unlimited.' },
   'download.max_height': { group: 'downloads', label: 'Highest video quality', unit: 'pixels high', hint: '0 = the best there is; e.g. 720 or 1080.' },
   'download.hosters': { group: 'downloads', label: 'Hosters, best first', kind: 'list', advanced: true, hint: 'One per line. Hosters not listed are tried after these.' },

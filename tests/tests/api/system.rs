@@ -283,13 +283,13 @@ fn serve_refuses_a_database_url_it_cannot_use_instead_of_falling_back() {
     let out = aniworld_testkit::bin::aniworld()
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
-        .env("ANIWORLD_DATABASE__URL", "postgres://127.0.0.1/test")
+        .env("ANIWORLD_DATABASE__URL", "mysql://127.0.0.1/test")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("database.url") && stderr.contains("Postgres"),
+        stderr.contains("database.url") && stderr.contains("postgres://"),
         "{stderr}"
     );
     assert!(!data.join("aniworld.db").exists(), "fell back to SQLite");
