@@ -54,6 +54,8 @@ struct StateInner {
     started: Instant,
     /// The periodic purge of expired sessions; stopped with the state.
     _session_purge: AbortOnDrop,
+    /// Scheduled follow checks (`follow.interval`); stopped with the state.
+    _follow_scheduler: AbortOnDrop,
 }
 
 /// A background task that ends with its owner.
@@ -142,6 +144,11 @@ impl AppState {
         &self.inner.cover_signer
     }
 
+    /// Followed series and their checks.
+    pub fn follow(&self) -> &aniworld_core::follow::FollowService {
+        &self.inner.runtime.follow
+    }
+
     /// Proxy, the base URL each site answers on, and which sites and hosters are down.
     pub fn network(&self) -> &Network {
         &self.inner.runtime.network
@@ -192,6 +199,7 @@ impl App {
         let secret = load_or_create_secret(&runtime.data_dir)?;
         let auth = AuthService::new(runtime.store.clone(), &secret);
         index_at_start(&runtime.library);
+        let follow_scheduler = AbortOnDrop(runtime.follow.spawn_scheduler());
         let state = AppState {
             inner: Arc::new(StateInner {
                 runtime,
@@ -200,6 +208,7 @@ impl App {
                 cover_signer: crate::api::covers::CoverSigner::new(&secret),
                 started: Instant::now(),
                 _session_purge: session_purge,
+                _follow_scheduler: follow_scheduler,
             }),
         };
         let endpoint = Arc::new(routes(&state));

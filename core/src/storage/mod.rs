@@ -18,6 +18,7 @@ use crate::error::Result;
 pub mod cache;
 pub mod catalogue;
 pub mod connections;
+pub mod follows;
 pub mod queue;
 pub mod sessions;
 pub mod settings;
