@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod download;
+mod follow;
 mod info;
 mod openapi;
 mod providers;
@@ -54,6 +55,10 @@ pub enum Command {
     Download(download::DownloadArgs),
     /// Print the OpenAPI document.
     Openapi(openapi::OpenapiArgs),
+    /// Follow a series (its new episodes are queued by checks), or list the followed ones.
+    Follow(follow::FollowArgs),
+    /// Check every followed series for new episodes now and queue what is due.
+    Check(follow::CheckArgs),
 }
 
 /// A CLI failure: message for the user, and the exit code.
@@ -156,6 +161,8 @@ async fn run_quick(command: Command) -> CliResult {
         Command::Info(a) => info::run(a).await,
         Command::Resolve(a) => resolve::run(a).await,
         Command::Openapi(a) => openapi::run(a).await,
+        Command::Follow(a) => follow::run_follow(a).await,
+        Command::Check(a) => follow::run_check(a).await,
         Command::Serve(_) | Command::Download(_) => {
             unreachable!("serve and download handle Ctrl-C themselves")
         }
