@@ -20,10 +20,10 @@ use crate::download::{
 use crate::error::{Error, Result};
 use crate::events::{CallbackManager, DownloadHooks, DownloadProgress, Event, EventContext};
 use crate::library::Library;
-use crate::model::{Language, SeriesKey};
+use crate::model::Language;
 use crate::registry::Registry;
 use crate::storage::Store;
-use crate::storage::queue::{NewQueueItem, QueueRepo};
+use crate::storage::queue::QueueRepo;
 
 mod adder;
 
