@@ -168,6 +168,8 @@ pub enum Event {
         read: u64,
         queued: u64,
         found: u64,
+        /// Sites whose list of latest releases told which series changed.
+        release_lists: Vec<String>,
         failures: Vec<FollowFailure>,
         message: Option<String>,
         duration_ms: u64,

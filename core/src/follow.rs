@@ -386,6 +386,7 @@ impl FollowService {
             read: report.read,
             queued: report.queued,
             found: report.found,
+            release_lists: report.release_lists.clone(),
             failures: report.failures.clone(),
             message: report.message.clone(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
