@@ -224,11 +224,9 @@ impl FollowService {
         if !fresh && self.inner.registry.provider(&entry.site).is_ok() {
             let library = self.inner.library.clone();
             let sk = (entry.site.clone(), entry.key.clone());
-            let asked = tokio::time::timeout(
-                BASELINE_WAIT,
-                library.refresh_catalogue_now(vec![sk], 1),
-            )
-            .await;
+            let asked =
+                tokio::time::timeout(BASELINE_WAIT, library.refresh_catalogue_now(vec![sk], 1))
+                    .await;
             if asked.is_err() {
                 tracing::info!(key = %entry.key, "no baseline yet: the first check sets it");
             }
@@ -427,7 +425,10 @@ impl FollowService {
         };
         let since = records.iter().filter_map(|r| r.checked_at).min();
         if !reaches_back(&releases, since) {
-            tracing::info!(site, "the list of latest releases does not reach back to the last check");
+            tracing::info!(
+                site,
+                "the list of latest releases does not reach back to the last check"
+            );
             return Ok(all());
         }
         report.release_lists.push(site.to_owned());

@@ -121,7 +121,12 @@ fn generate_library(root: &Path) {
 }
 
 /// `POST /api/follow/check` → its `follow_check_complete`: (seconds, the event's data).
-async fn timed_check(client: &reqwest::Client, server: &Server, token: &str, ws: &mut Socket) -> (f64, Value) {
+async fn timed_check(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    ws: &mut Socket,
+) -> (f64, Value) {
     let t = Instant::now();
     let r = client
         .post(format!("{}/api/follow/check", server.url))

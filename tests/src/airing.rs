@@ -144,16 +144,13 @@ impl FixtureState {
             None if season == next_season => 1,
             None => return None,
         };
-        self.aired
-            .lock()
-            .expect("fixture lock")
-            .push(AiredEpisode {
-                site,
-                key: series.key.to_owned(),
-                season,
-                episode,
-                day: today(),
-            });
+        self.aired.lock().expect("fixture lock").push(AiredEpisode {
+            site,
+            key: series.key.to_owned(),
+            season,
+            episode,
+            day: today(),
+        });
         Some((season, episode))
     }
 
@@ -166,18 +163,20 @@ impl FixtureState {
 /// The entries of aniworld.to's new-episodes page, newest first: (series, season, episode, day).
 pub fn new_episode_entries(state: &FixtureState) -> Vec<(Series, u32, u32, String)> {
     let mut out = Vec::new();
-    for aired in state.aired().iter().rev().filter(|a| a.site == Site::Aniworld) {
+    for aired in state
+        .aired()
+        .iter()
+        .rev()
+        .filter(|a| a.site == Site::Aniworld)
+    {
         if let Some(series) = state.series(Site::Aniworld, &aired.key) {
             out.push((series, aired.season, aired.episode, aired.day.clone()));
         }
     }
     if state.knob("aniworld.new_episodes").as_deref() != Some("recent-only") {
         for (i, series) in catalogue::series_of(Site::Aniworld).enumerate() {
-            if let Some((season, episode)) = series
-                .released()
-                .into_iter()
-                .filter(|(s, _)| *s > 0)
-                .last()
+            if let Some((season, episode)) =
+                series.released().into_iter().filter(|(s, _)| *s > 0).last()
             {
                 out.push((
                     series.clone(),

@@ -79,7 +79,12 @@ async fn follow_then_check_queues_the_missing_and_then_only_what_aired() {
     json_of(&run(&fixture, d, &["scan", "--json"]).await);
 
     let followed = json_of(
-        &run(&fixture, d, &["follow", "attack-on-titan", "--monitor", "all", "--json"]).await,
+        &run(
+            &fixture,
+            d,
+            &["follow", "attack-on-titan", "--monitor", "all", "--json"],
+        )
+        .await,
     );
     assert_eq!(followed["followed"], true, "{followed}");
     assert_eq!(followed["monitor"], "all", "{followed}");
@@ -131,13 +136,24 @@ async fn check_of_a_blocked_site_fails_saying_why_and_unknown_series_are_refused
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = run(&fixture, d, &["follow", "attack-on-titan", "--monitor", "sometimes"]).await;
+    let out = run(
+        &fixture,
+        d,
+        &["follow", "attack-on-titan", "--monitor", "sometimes"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     let list = json_of(&run(&fixture, d, &["follow", "--list", "--json"]).await);
-    assert_eq!(list, json!([{
-        "key": "attack-on-titan", "site": "aniworld", "name": "Attack on Titan",
-        "monitor": "new", "language": null, "checked_at": null,
-        "error": list[0]["error"].clone(),
-    }]));
-    assert!(list[0]["error"].as_str().unwrap().contains("blocked"), "{list}");
+    assert_eq!(
+        list,
+        json!([{
+            "key": "attack-on-titan", "site": "aniworld", "name": "Attack on Titan",
+            "monitor": "new", "language": null, "checked_at": null,
+            "error": list[0]["error"].clone(),
+        }])
+    );
+    assert!(
+        list[0]["error"].as_str().unwrap().contains("blocked"),
+        "{list}"
+    );
 }

@@ -27,11 +27,11 @@ use crate::storage::queue::QueueRepo;
 
 mod adder;
 
-pub use adder::QueueAdder;
 pub use crate::model::queue::{
     AddOutcome, EpisodeRequest, ItemStatus, MAX_EPISODE, MAX_SEASON, QueueCounts, QueueItem,
     QueuePage, QueueStatus, SkipReason, SkippedEpisode,
 };
+pub use adder::QueueAdder;
 
 const FLAG_RUNNING: &str = "queue.running";
 const FLAG_PAUSED: &str = "queue.paused";

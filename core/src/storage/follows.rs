@@ -328,7 +328,10 @@ mod tests {
         let now: EpisodeSet = [(1, 1), (1, 2)].into();
         repo.record_checked("aniworld", &k, &now, 40).await.unwrap();
         let r = repo.get("aniworld", &k).await.unwrap().unwrap();
-        assert_eq!((r.seen, r.checked_at, r.failure), (Some(now), Some(40), None));
+        assert_eq!(
+            (r.seen, r.checked_at, r.failure),
+            (Some(now), Some(40), None)
+        );
     }
 
     #[tokio::test]
@@ -342,7 +345,9 @@ mod tests {
         repo.mark_queued("aniworld", &k, 1, 2, Some(7), 6)
             .await
             .unwrap();
-        repo.record_found("aniworld", &k, &[(1, 2)], 8).await.unwrap();
+        repo.record_found("aniworld", &k, &[(1, 2)], 8)
+            .await
+            .unwrap();
         assert_eq!(
             repo.queued_of("aniworld", &k).await.unwrap(),
             [(1, 2)].into()

@@ -1,7 +1,7 @@
 //! `/api/follow`: run a follow check now, the followed series, and what the last checks found.
 
-use aniworld_core::follow::{CheckReport, Trigger};
 use aniworld_core::events::FollowFailure;
+use aniworld_core::follow::{CheckReport, Trigger};
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -167,7 +167,11 @@ pub struct FollowApi;
 impl FollowApi {
     /// Followed series, the follow interval and the last check's result.
     #[oai(path = "/", method = "get", operation_id = "follow_list")]
-    async fn list(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<FollowOverview>> {
+    async fn list(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<FollowOverview>> {
         let follow = state.follow();
         let series = follow
             .list()
@@ -180,7 +184,10 @@ impl FollowApi {
                     None => (None, None),
                 };
                 FollowedSeries {
-                    name: f.entry.as_ref().map_or_else(|| r.key.to_string(), |e| e.name.clone()),
+                    name: f
+                        .entry
+                        .as_ref()
+                        .map_or_else(|| r.key.to_string(), |e| e.name.clone()),
                     folder: f.entry.map(|e| e.folder),
                     key: r.key.to_string(),
                     site: r.site,
@@ -207,7 +214,10 @@ impl FollowApi {
     #[oai(path = "/check", method = "post", operation_id = "follow_check")]
     async fn check(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<CheckResponse> {
         let (check_id, started) = state.follow().start_check(Trigger::Manual);
-        Ok(CheckResponse::Accepted(Json(CheckAccepted { check_id, started })))
+        Ok(CheckResponse::Accepted(Json(CheckAccepted {
+            check_id,
+            started,
+        })))
     }
 
     /// Episodes the last checks found, newest first: the "Upcoming / new" list.
@@ -221,7 +231,10 @@ impl FollowApi {
     ) -> ApiResult<Json<Vec<FoundEpisode>>> {
         let limit = limit.0.unwrap_or(100);
         if limit == 0 || limit > MAX_FOUND {
-            return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_FOUND}")));
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_FOUND}"),
+            ));
         }
         let found = state.follow().found(limit).await?;
         Ok(Json(

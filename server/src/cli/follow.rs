@@ -100,7 +100,10 @@ pub async fn run_follow(args: FollowArgs) -> CliResult {
     }
     let key = args.key.as_deref().unwrap_or_default();
     let language = match args.language.as_deref() {
-        Some(l) => Some(l.parse().map_err(|e: aniworld_core::Error| CliError::usage(e.to_string()))?),
+        Some(l) => Some(
+            l.parse()
+                .map_err(|e: aniworld_core::Error| CliError::usage(e.to_string()))?,
+        ),
         None => None,
     };
     let settings = if args.unfollow {

@@ -86,9 +86,8 @@ async fn handle(state: &FixtureState, req: Request) -> Response {
             Some(s) => Some(series_page(&s)),
             None => return error_page(),
         },
-        (Method::GET, ["anime", "stream", key, rest @ ..]) => state
-            .series(Site::Aniworld, key)
-            .and_then(|s| match rest {
+        (Method::GET, ["anime", "stream", key, rest @ ..]) => {
+            state.series(Site::Aniworld, key).and_then(|s| match rest {
                 ["filme"] => s.season(0).map(|season| season_page(&s, season)),
                 ["filme", film] => number_after(film, "film-")
                     .and_then(|k| s.episode(0, k))
@@ -102,7 +101,8 @@ async fn handle(state: &FixtureState, req: Request) -> Response {
                     .zip(number_after(episode, "episode-"))
                     .and_then(|(n, m)| s.episode(n, m).map(|e| episode_page(&s, n, e))),
                 _ => None,
-            }),
+            })
+        }
         _ => None,
     };
     match page {

@@ -35,7 +35,9 @@ async fn library(extra: Value) -> (TestApp, String) {
 }
 
 async fn follow(app: &TestApp, token: &str, key: &str, body: Value) -> Value {
-    let r = app.put(&format!("/api/anime/{key}/follow"), token, body).await;
+    let r = app
+        .put(&format!("/api/anime/{key}/follow"), token, body)
+        .await;
     let status = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -194,7 +196,11 @@ async fn following_shows_in_the_summary_and_the_followed_filter() {
         .await;
     aniworld_testkit::app::assert_error(r, 422).await;
     let r = app
-        .put("/api/anime/no-such-series/follow", &token, json!({"followed": true}))
+        .put(
+            "/api/anime/no-such-series/follow",
+            &token,
+            json!({"followed": true}),
+        )
         .await;
     aniworld_testkit::app::assert_error(r, 404).await;
     let list: Value = app
@@ -209,7 +215,13 @@ async fn following_shows_in_the_summary_and_the_followed_filter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_new_queues_only_the_episode_that_aired() {
     let (app, token) = library(json!({})).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "new"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "new"}),
+    )
+    .await;
     let (season, episode) = air(&app, "attack-on-titan", 2);
     assert_eq!((season, episode), (2, 3));
     let (new_episodes, done) = check(&app, &token).await;
@@ -230,27 +242,49 @@ async fn monitor_new_queues_only_the_episode_that_aired() {
         .await
         .unwrap();
     assert_eq!(found[0]["key"], "attack-on-titan", "{found}");
-    assert_eq!((found[0]["season"].clone(), found[0]["episode"].clone()), (json!(2), json!(3)));
+    assert_eq!(
+        (found[0]["season"].clone(), found[0]["episode"].clone()),
+        (json!(2), json!(3))
+    );
     assert_eq!(found[0]["queued"], true, "{found}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_all_queues_every_missing_episode_and_none_on_disk() {
     let (app, token) = library(json!({})).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "all"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "all"}),
+    )
+    .await;
     let (_, done) = check(&app, &token).await;
     assert_eq!(done["ok"], true, "{done}");
     // S01E01 is on disk: every other episode the site lists (movies included).
     assert_eq!(
         queued(&app, &token).await,
-        vec![aot(0, 1), aot(0, 2), aot(1, 2), aot(1, 3), aot(2, 1), aot(2, 2)]
+        vec![
+            aot(0, 1),
+            aot(0, 2),
+            aot(1, 2),
+            aot(1, 3),
+            aot(2, 1),
+            aot(2, 2)
+        ]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfollowing_stops_the_checks() {
     let (app, token) = library(json!({})).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "new"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "new"}),
+    )
+    .await;
     let summary = follow(&app, &token, "attack-on-titan", json!({"followed": false})).await;
     assert_eq!(summary["followed"], false, "{summary}");
     air(&app, "attack-on-titan", 2);
@@ -270,7 +304,13 @@ async fn unfollowing_stops_the_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_in_a_row_and_after_a_restart_queue_nothing_twice() {
     let (app, token) = library(json!({})).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "all"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "all"}),
+    )
+    .await;
     check(&app, &token).await;
     let first = queued(&app, &token).await;
     assert_eq!(first.len(), 6, "{first:?}");
@@ -279,9 +319,19 @@ async fn checks_in_a_row_and_after_a_restart_queue_nothing_twice() {
     assert!(new_episodes.is_empty(), "{new_episodes:?}");
     assert_eq!(queued(&app, &token).await, first);
     // An item the user removed is not queued again by a check.
-    let status: Value = app.get("/api/queue/status", &token).await.json().await.unwrap();
+    let status: Value = app
+        .get("/api/queue/status", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = status["items"][0]["id"].as_i64().unwrap();
-    assert_eq!(app.delete(&format!("/api/queue/{id}"), &token).await.status(), 204);
+    assert_eq!(
+        app.delete(&format!("/api/queue/{id}"), &token)
+            .await
+            .status(),
+        204
+    );
     let app = app.restart().await;
     let token = app.login().await;
     let (_, done) = check(&app, &token).await;
@@ -302,7 +352,13 @@ async fn the_scheduler_alone_finds_a_new_episode() {
     // The shortest interval the config allows.
     let (app, token) = library(json!({"follow": {"interval": 10}})).await;
     let mut socket = system_socket(&app, &token).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "new"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "new"}),
+    )
+    .await;
     air(&app, "attack-on-titan", 2);
     let (new_episodes, done) = until_check_done(&mut socket, None, Duration::from_secs(30)).await;
     assert_eq!(done["trigger"], "schedule", "{done}");
@@ -313,13 +369,24 @@ async fn the_scheduler_alone_finds_a_new_episode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_missed_while_the_server_was_down_runs_at_start() {
     let (app, token) = library(json!({"follow": {"interval": 10}})).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "new"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "new"}),
+    )
+    .await;
     check(&app, &token).await;
     // The last check is an hour old by the time the server starts again.
     let store = aniworld_core::storage::Store::open_sqlite(&app.data_dir().join("aniworld.db"))
         .await
         .unwrap();
-    let last = store.settings().get("follow.last_check").await.unwrap().unwrap();
+    let last = store
+        .settings()
+        .get("follow.last_check")
+        .await
+        .unwrap()
+        .unwrap();
     let mut last: Value = serde_json::from_str(&last).unwrap();
     last["finished_at"] = json!(last["finished_at"].as_i64().unwrap() - 3600);
     store
@@ -347,7 +414,13 @@ async fn a_check_missed_while_the_server_was_down_runs_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_site_during_a_check_queues_nothing_and_reports_it() {
     let (app, token) = library(json!({})).await;
-    follow(&app, &token, "attack-on-titan", json!({"followed": true, "monitor": "new"})).await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "new"}),
+    )
+    .await;
     check(&app, &token).await;
     air(&app, "attack-on-titan", 2);
     app.fixture()
@@ -357,7 +430,10 @@ async fn a_blocked_site_during_a_check_queues_nothing_and_reports_it() {
     assert_eq!(done["ok"], false, "{done}");
     assert_eq!(done["failures"][0]["key"], "attack-on-titan", "{done}");
     assert_eq!(done["failures"][0]["code"], "blocked", "{done}");
-    assert!(done["message"].as_str().unwrap().contains("blocked"), "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("blocked"),
+        "{done}"
+    );
     assert!(new_episodes.is_empty(), "{new_episodes:?}");
     assert_eq!(queued(&app, &token).await, vec![]);
     let health: Value = app
@@ -370,7 +446,10 @@ async fn a_blocked_site_during_a_check_queues_nothing_and_reports_it() {
         .await
         .unwrap();
     assert_eq!(health["follow"]["ok"], false, "{health}");
-    assert_eq!(health["follow"]["failures"][0]["code"], "blocked", "{health}");
+    assert_eq!(
+        health["follow"]["failures"][0]["code"], "blocked",
+        "{health}"
+    );
     let overview: Value = app.get("/api/follow", &token).await.json().await.unwrap();
     assert_eq!(overview["series"][0]["error_code"], "blocked", "{overview}");
     assert_eq!(overview["series"][0]["monitor"], "new", "{overview}");
@@ -408,7 +487,13 @@ fn aniworld_requests(app: &TestApp) -> Vec<String> {
 async fn the_new_episodes_page_spares_the_season_pages_of_unchanged_series() {
     let (app, token) = library(json!({})).await;
     for key in ["attack-on-titan", "kaguya-sama-love-is-war"] {
-        follow(&app, &token, key, json!({"followed": true, "monitor": "new"})).await;
+        follow(
+            &app,
+            &token,
+            key,
+            json!({"followed": true, "monitor": "new"}),
+        )
+        .await;
     }
     check(&app, &token).await;
     air(&app, "attack-on-titan", 2);
@@ -423,7 +508,9 @@ async fn the_new_episodes_page_spares_the_season_pages_of_unchanged_series() {
         "{requests:?}"
     );
     assert!(
-        requests.iter().any(|r| r.contains("attack-on-titan/staffel-2")),
+        requests
+            .iter()
+            .any(|r| r.contains("attack-on-titan/staffel-2")),
         "{requests:?}"
     );
     assert_eq!(queued(&app, &token).await, vec![aot(2, 3)]);
@@ -449,7 +536,13 @@ async fn follow_interval_is_validated() {
         .put("/api/config", &token, json!({"follow": {"interval": 5}}))
         .await;
     let body = aniworld_testkit::app::assert_error(r, 422).await;
-    assert!(body["message"].as_str().unwrap().contains("follow.interval"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("follow.interval"),
+        "{body}"
+    );
     let r = app
         .put("/api/config", &token, json!({"follow": {"interval": 60}}))
         .await;

@@ -451,10 +451,7 @@ mod tests {
             ("one-piece", 21, 1101)
         );
         assert_eq!(found[0].language, Some(Language::GermanSub));
-        assert_eq!(
-            found[0].date,
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
-        );
+        assert_eq!(found[0].date, chrono::NaiveDate::from_ymd_opt(2026, 11, 30));
         assert_eq!((found[1].season, found[1].episode), (0, 3));
         assert!(parse_new_episodes("<html><body>nothing</body></html>").is_err());
     }
