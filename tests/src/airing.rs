@@ -175,9 +175,7 @@ pub fn new_episode_entries(state: &FixtureState) -> Vec<(Series, u32, u32, Strin
     }
     if state.knob("aniworld.new_episodes").as_deref() != Some("recent-only") {
         for (i, series) in catalogue::series_of(Site::Aniworld).enumerate() {
-            if let Some((season, episode)) =
-                series.released().into_iter().filter(|(s, _)| *s > 0).last()
-            {
+            if let Some((season, episode)) = series.released().into_iter().rfind(|(s, _)| *s > 0) {
                 out.push((
                     series.clone(),
                     season,
