@@ -1,9 +1,10 @@
 -- Follow: per series whether new episodes are looked for and queued by themselves (issue 14).
--- Mirrors migrations/sqlite/0006_follow.sql: unix-second BIGINTs, 0/1 integer booleans.
+-- Mirrors migrations/sqlite/0006_follow.sql: every integer a BIGINT (the queries read them as
+-- i64), booleans as 0/1.
 CREATE TABLE follows (
     site          TEXT NOT NULL,
     key           TEXT NOT NULL,
-    followed      INTEGER NOT NULL DEFAULT 0,
+    followed      BIGINT NOT NULL DEFAULT 0,
     monitor       TEXT NOT NULL DEFAULT 'none',
     language      TEXT,
     seen          TEXT,
@@ -21,7 +22,7 @@ CREATE TABLE follow_found (
     season        BIGINT NOT NULL,
     episode       BIGINT NOT NULL,
     found_at      BIGINT NOT NULL,
-    queued        INTEGER NOT NULL DEFAULT 0,
+    queued        BIGINT NOT NULL DEFAULT 0,
     item_id       BIGINT,
     PRIMARY KEY (site, key, season, episode)
 );
