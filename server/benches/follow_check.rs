@@ -164,7 +164,7 @@ fn main() {
                 "download": {"autostart": false},
                 "providers": {
                     "aniworld": {"base_url": fixture.aniworld, "rate_limit": 1000.0, "retries": 0},
-                    "sto": {"enabled": false},
+                    "sto": {"enabled": false, "base_url": "http://127.0.0.1:9"},
                 },
             })
             .to_string(),
