@@ -550,3 +550,26 @@ async fn follow_interval_is_validated() {
     let overview: Value = app.get("/api/follow", &token).await.json().await.unwrap();
     assert_eq!(overview["interval"], 60, "{overview}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_subscribed_to_new_episodes_is_told() {
+    let receiver = crate::connections::Receiver::ok().await;
+    let (app, token) = library(json!({"connections": [{
+        "name": "hook", "kind": "webhook", "url": format!("{}/hook", receiver.url_of()),
+        "events": ["new_episodes"],
+    }]}))
+    .await;
+    follow(
+        &app,
+        &token,
+        "attack-on-titan",
+        json!({"followed": true, "monitor": "new"}),
+    )
+    .await;
+    air(&app, "attack-on-titan", 2);
+    check(&app, &token).await;
+    let seen = receiver.wait_for(1).await;
+    let body = seen[0].json();
+    assert_eq!(body["event"], "new_episodes", "{body}");
+    assert_eq!(body["key"], "attack-on-titan", "{body}");
+}
