@@ -56,6 +56,23 @@ pub struct DownloadProgress {
     pub percent: Option<f64>,
 }
 
+/// A (season, episode) in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EpisodeNumber {
+    pub season: u32,
+    pub episode: u32,
+}
+
+/// A followed series a check could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowFailure {
+    pub key: String,
+    pub site: String,
+    /// The error code (`blocked`, `site_down`, `not_found`, ...).
+    pub code: String,
+    pub message: String,
+}
+
 /// Serialisable both ways: other instances' events arrive through Redis as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
@@ -132,6 +149,32 @@ pub enum Event {
         hook: String,
         error: String,
     },
+    /// A follow check found episodes of a followed series that appeared since the last check,
+    /// or queued missing ones (`queued` lists what it queued).
+    NewEpisodes {
+        key: SeriesKey,
+        site: String,
+        folder: Option<String>,
+        name: String,
+        episodes: Vec<EpisodeNumber>,
+        queued: Vec<EpisodeNumber>,
+    },
+    /// A follow check ended: what it read, queued, and which series it could not read (and why).
+    FollowCheckCompleted {
+        check_id: String,
+        /// `manual`, `schedule` or `startup` (a check missed while the server was down).
+        trigger: String,
+        ok: bool,
+        series: u64,
+        read: u64,
+        queued: u64,
+        found: u64,
+        /// Sites whose list of latest releases told which series changed.
+        release_lists: Vec<String>,
+        failures: Vec<FollowFailure>,
+        message: Option<String>,
+        duration_ms: u64,
+    },
     /// A connection gave up on a notification after its retries (the error never holds secrets).
     ConnectionFailed {
         name: String,
@@ -161,6 +204,8 @@ impl Event {
             Event::QueueStatus { .. } => "queue_status",
             Event::HookFailed { .. } => "hook_failed",
             Event::ConnectionFailed { .. } => "connection_failed",
+            Event::NewEpisodes { .. } => "new_episodes",
+            Event::FollowCheckCompleted { .. } => "follow_check_complete",
         }
     }
 }

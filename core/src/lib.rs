@@ -10,6 +10,7 @@ pub mod covers;
 pub mod download;
 pub mod error;
 pub mod events;
+pub mod follow;
 pub mod hosters;
 pub mod http;
 pub mod library;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+pub mod follow;
 pub mod queue;
 
 /// The provider-assigned, URL-safe series id: `[A-Za-z0-9][A-Za-z0-9-]{0,127}`.

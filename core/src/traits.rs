@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::model::follow::Release;
 use crate::model::{EpisodeStreams, MediaSource, SearchResult, SeriesInfo, SeriesKey};
 
 /// A content site: which series exist, which episodes they have, where each episode streams.
@@ -28,6 +29,12 @@ pub trait Provider: Send + Sync {
     /// Follows a provider redirect link to the hoster's embed URL. Links that already are embed URLs
     /// are returned unchanged.
     async fn resolve_redirect(&self, link: &str) -> Result<String>;
+
+    /// The site's list of latest releases, newest first, when it has one (`Ok(None)` = the site
+    /// has none; follow checks then read the season pages of every followed series).
+    async fn latest_releases(&self) -> Result<Option<Vec<Release>>> {
+        Ok(None)
+    }
 
     /// Derives the series key from a provider link (`/anime/stream/{key}`, a full URL, or a bare key).
     /// `None` when the link does not belong to this provider.

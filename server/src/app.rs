@@ -57,6 +57,8 @@ struct StateInner {
     metrics: Arc<Metrics>,
     /// The periodic purge of expired sessions; stopped with the state.
     _session_purge: AbortOnDrop,
+    /// Scheduled follow checks (`follow.interval`); stopped with the state.
+    _follow_scheduler: AbortOnDrop,
 }
 
 /// A background task that ends with its owner.
@@ -145,6 +147,11 @@ impl AppState {
         &self.inner.cover_signer
     }
 
+    /// Followed series and their checks.
+    pub fn follow(&self) -> &aniworld_core::follow::FollowService {
+        &self.inner.runtime.follow
+    }
+
     /// Proxy, the base URL each site answers on, and which sites and hosters are down.
     pub fn network(&self) -> &Network {
         &self.inner.runtime.network
@@ -206,6 +213,7 @@ impl App {
             runtime.events.on_event(move |event| metrics.observe(event));
         }
         index_at_start(&runtime.library);
+        let follow_scheduler = AbortOnDrop(runtime.follow.spawn_scheduler());
         let state = AppState {
             inner: Arc::new(StateInner {
                 runtime,
@@ -215,6 +223,7 @@ impl App {
                 started: Instant::now(),
                 metrics,
                 _session_purge: session_purge,
+                _follow_scheduler: follow_scheduler,
             }),
         };
         let endpoint = Arc::new(routes(&state));

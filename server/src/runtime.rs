@@ -11,6 +11,7 @@ use aniworld_core::config::Config;
 use aniworld_core::connections::ConnectionService;
 use aniworld_core::covers::Covers;
 use aniworld_core::events::CallbackManager;
+use aniworld_core::follow::{EpisodeSink, FollowService};
 use aniworld_core::library::Library;
 use aniworld_core::network::Network;
 use aniworld_core::queue::DownloadQueue;
@@ -133,6 +134,8 @@ pub struct Runtime {
     /// Events and login attempts shared with other instances (`database.redis_url`, the server
     /// only).
     pub redis: Option<RedisLink>,
+    /// Followed series and their checks (the server also runs the scheduler).
+    pub follow: FollowService,
 }
 
 /// The config file of `data_dir` with the environment and `overrides` applied.
@@ -237,6 +240,26 @@ impl Runtime {
             None
         };
         let covers = Covers::open(data_dir.join("covers"), network.clone());
+        // Checks queue into the running queue; without one (a CLI command) they write the
+        // queue's items for the server to run.
+        let sink: Arc<dyn EpisodeSink> = match &queue {
+            Some(queue) => Arc::new(queue.clone()),
+            None => Arc::new(aniworld_core::queue::QueueAdder::new(
+                store.clone(),
+                registry.clone(),
+                library.clone(),
+                events.clone(),
+            )),
+        };
+        let follow = FollowService::open(
+            store.clone(),
+            library.clone(),
+            registry.clone(),
+            events.clone(),
+            Some(sink),
+            config.follow.interval,
+        )
+        .await?;
         let connections = options.connections.then(|| {
             ConnectionService::start(
                 store.clone(),
@@ -260,6 +283,7 @@ impl Runtime {
             connections,
             covers,
             redis,
+            follow,
         })
     }
 
@@ -316,6 +340,7 @@ impl Runtime {
             queue.set_config(config.clone()).await;
         }
         self.catalogue.set_ttl(config.cache.series_ttl);
+        self.follow.set_interval(config.follow.interval);
         self.network.reconfigure(&config);
         if let Some(connections) = &self.connections {
             connections.set_connections(&config.connections);

@@ -54,7 +54,9 @@ pub fn room_of(event: &Event) -> &'static str {
         | Event::SeriesUpdated { .. }
         | Event::SuggestionsReady { .. }
         | Event::HookFailed { .. }
-        | Event::ConnectionFailed { .. } => "system",
+        | Event::ConnectionFailed { .. }
+        | Event::NewEpisodes { .. }
+        | Event::FollowCheckCompleted { .. } => "system",
     }
 }
 

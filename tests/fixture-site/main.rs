@@ -5,7 +5,8 @@
 //! (`{"aniworld":"http://127.0.0.1:PORT","sto":...,"media":...,"voe":...}`).
 //! Then it reads commands from stdin, one per line, and answers each with one line:
 //! `knob NAME VALUE` sets a behaviour switch, `clear NAME` removes it, `requests` prints the
-//! request log as JSON (server, method, uri, headers). It exits when stdin closes, so it never outlives the process that started it.
+//! request log as JSON (server, method, uri, headers), `air KEY SEASON` makes the next episode of
+//! an aniworld.to series' season air now (prints `{"key","season","episode"}` or an error). It exits when stdin closes, so it never outlives the process that started it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,6 +33,19 @@ async fn main() {
             (Some("clear"), Some(name), None) => {
                 site.state.clear_knob(name);
                 "ok".to_owned()
+            }
+            (Some("air"), Some(key), season) => {
+                let season = season.and_then(|s| s.trim().parse().ok()).unwrap_or(1);
+                match site
+                    .state
+                    .air(aniworld_testkit::catalogue::Site::Aniworld, key, season)
+                {
+                    Some((season, episode)) => {
+                        serde_json::json!({"key": key, "season": season, "episode": episode})
+                            .to_string()
+                    }
+                    None => format!("error: no series {key:?} with season {season}"),
+                }
             }
             (Some("requests"), None, None) => {
                 let log: Vec<serde_json::Value> = site

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, IntoEndpoint, Request};
 
+pub mod airing;
 pub mod app;
 pub mod bin;
 pub mod catalogue;
@@ -41,6 +42,8 @@ pub struct FixtureState {
     knobs: Mutex<BTreeMap<String, String>>,
     /// Base URLs of every listener, by name, filled at start.
     urls: Mutex<BTreeMap<String, String>>,
+    /// Episodes that aired while the fixture ran ([`airing`]).
+    aired: Mutex<Vec<airing::AiredEpisode>>,
 }
 
 impl FixtureState {

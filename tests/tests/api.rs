@@ -20,6 +20,8 @@ mod connections;
 mod download;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/follow.rs"]
+mod follow;
 #[path = "api/library.rs"]
 mod library;
 #[path = "api/network.rs"]

@@ -28,6 +28,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub cache: CacheConfig,
     pub network: NetworkConfig,
+    /// Checks of followed series for new episodes.
+    pub follow: FollowConfig,
     /// Notifications and media-server refreshes ([`connections`]).
     pub connections: Vec<ConnectionConfig>,
 }
@@ -51,6 +53,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
             network: NetworkConfig::default(),
+            follow: FollowConfig::default(),
             connections: Vec::new(),
         }
     }
@@ -295,6 +298,23 @@ pub struct DatabaseConfig {
 pub struct CacheConfig {
     /// How long scraped series info stays fresh, seconds.
     pub series_ttl: u64,
+}
+
+/// Shortest `follow.interval` (seconds): a check reads the sites, so it is never run in a loop.
+pub const MIN_FOLLOW_INTERVAL: u64 = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FollowConfig {
+    /// Seconds between scheduled checks of the followed series (at least 10; each wait is
+    /// jittered by up to a tenth).
+    pub interval: u64,
+}
+
+impl Default for FollowConfig {
+    fn default() -> Self {
+        FollowConfig { interval: 3600 }
+    }
 }
 
 impl Default for CacheConfig {
@@ -587,6 +607,12 @@ impl Config {
                 "hoster names must not be empty",
             ));
         }
+        check_range(
+            "follow.interval",
+            self.follow.interval,
+            MIN_FOLLOW_INTERVAL,
+            30 * 24 * 3600,
+        )?;
         check_range("download.max_parallel", d.max_parallel.into(), 1, 32)?;
         check_range("download.lease_secs", d.lease_secs, 5, 600)?;
         check_range(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::catalogue::{Entry as CatalogueEntry, Failure};
+use crate::model::follow::FollowSettings;
 use crate::model::{EpisodeSet, MissingEpisodes, SeriesKey};
 use crate::storage::series::{SeriesRecord, SeriesUpsert};
 
@@ -132,6 +133,8 @@ pub struct SeriesEntry {
     pub created_at: i64,
     pub on_disk: Arc<EpisodeSet>,
     pub missing: Missing,
+    /// Whether new episodes are looked for and queued by themselves.
+    pub follow: FollowSettings,
     /// Lowercased name, key and folder, for the text filter.
     search_text: String,
 }
@@ -149,6 +152,7 @@ impl SeriesEntry {
             created_at: record.created_at,
             on_disk: Arc::new(record.episodes),
             missing,
+            follow: FollowSettings::default(),
             search_text,
         }
     }
@@ -203,6 +207,8 @@ pub struct ListQuery<'a> {
     /// Only series in this state (`Missing` = known to miss episodes; unknown ones never match it).
     pub state: Option<StateFilter>,
     pub site: Option<&'a str>,
+    /// Only followed (`true`) or not followed (`false`) series.
+    pub followed: Option<bool>,
     pub sort: SortBy,
     pub descending: bool,
     pub offset: usize,
@@ -302,6 +308,8 @@ impl Index {
             match self.positions.get(&entry.key) {
                 Some(&i) => {
                     entry.created_at = self.entries[i].created_at;
+                    // Follow settings are the user's, not the folder's.
+                    entry.follow = self.entries[i].follow;
                     self.entries[i] = entry;
                 }
                 None => self.entries.push(entry),
@@ -313,7 +321,10 @@ impl Index {
 
     /// Filters, sorts and pages the index; returns the page and the total matching.
     pub fn list(&self, q: &ListQuery<'_>) -> (Vec<SeriesEntry>, usize) {
-        let unfiltered = q.text.is_none_or(str::is_empty) && q.site.is_none() && q.state.is_none();
+        let unfiltered = q.text.is_none_or(str::is_empty)
+            && q.site.is_none()
+            && q.state.is_none()
+            && q.followed.is_none();
         if unfiltered && q.sort == SortBy::Name && !q.descending {
             // The index is kept in name order: a page is a slice, whatever the library size.
             let page = self
@@ -332,6 +343,7 @@ impl Index {
             .filter(|e| needle.as_deref().is_none_or(|n| e.matches(n)))
             .filter(|e| q.site.is_none_or(|s| e.site == s))
             .filter(|e| q.state.is_none_or(|f| e.missing.matches(f)))
+            .filter(|e| q.followed.is_none_or(|f| e.follow.followed == f))
             .collect();
         match q.sort {
             SortBy::Name => {}

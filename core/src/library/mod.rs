@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use crate::catalogue::{Catalogue, Failure, SiteKey};
 use crate::error::{Error, Result};
 use crate::events::{CallbackManager, Event};
+use crate::model::follow::FollowSettings;
 use crate::model::{EpisodeSet, SeriesInfo, SeriesKey};
 use crate::scanner::{LibraryScanner, LocalEpisode, StateStore};
 use crate::storage::Store;
@@ -140,12 +141,25 @@ impl Library {
 
     async fn load_entries(store: &Store, catalogue: &Catalogue) -> Result<Vec<SeriesEntry>> {
         let records = store.series().list().await?;
+        let follows: std::collections::HashMap<(String, SeriesKey), FollowSettings> = store
+            .follows()
+            .list()
+            .await?
+            .into_iter()
+            .map(|f| ((f.site, f.key), f.settings))
+            .collect();
         Ok(records
             .into_iter()
             .map(|r| {
                 let missing =
                     Missing::compute(&r.episodes, catalogue.entry(&r.site, &r.key).as_ref());
-                SeriesEntry::new(r, missing)
+                let follow = follows
+                    .get(&(r.site.clone(), r.key.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                let mut entry = SeriesEntry::new(r, missing);
+                entry.follow = follow;
+                entry
             })
             .collect())
     }
@@ -234,6 +248,58 @@ impl Library {
             .expect("index lock")
             .get(key)
             .cloned()
+    }
+
+    /// The follow settings of a series changed (the follow service stored them).
+    pub fn set_follow(&self, key: &SeriesKey, follow: FollowSettings) {
+        if let Some(e) = self.index_write().get_mut(key) {
+            e.follow = follow;
+        }
+    }
+
+    /// Every followed series in the index.
+    pub fn followed(&self) -> Vec<SeriesEntry> {
+        self.index_read()
+            .entries()
+            .iter()
+            .filter(|e| e.follow.followed)
+            .cloned()
+            .collect()
+    }
+
+    /// Asks the providers about `series` now, fresh or not (a few at once, each site within its
+    /// rate limit), then recomputes what each misses and announces it. Returns the failures.
+    pub async fn refresh_catalogue_now(
+        &self,
+        series: Vec<SiteKey>,
+        concurrency: usize,
+    ) -> Vec<(SiteKey, Failure)> {
+        use futures::StreamExt;
+        let results: Vec<Option<(SiteKey, Failure)>> = futures::stream::iter(series)
+            .map(|sk| async move {
+                let result = self.inner.catalogue.refresh(&sk.0, &sk.1).await;
+                self.catalogue_changed(&sk.0, &sk.1);
+                match result {
+                    Ok(_) => None,
+                    Err(e) => {
+                        let failure = self
+                            .inner
+                            .catalogue
+                            .entry(&sk.0, &sk.1)
+                            .and_then(|entry| entry.failure)
+                            .unwrap_or(Failure {
+                                code: e.code().to_owned(),
+                                message: e.to_string(),
+                                at: crate::storage::now(),
+                            });
+                        Some((sk, failure))
+                    }
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().flatten().collect()
     }
 
     /// By key first, then by folder name.

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 pub mod cache;
 pub mod catalogue;
 pub mod connections;
+pub mod follows;
 pub mod migrate;
 pub mod queue;
 pub mod scratch;

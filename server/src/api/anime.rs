@@ -8,6 +8,7 @@ use aniworld_core::library::{
     StateFilter, UnknownReason,
 };
 use aniworld_core::model::SeriesKey;
+use aniworld_core::model::follow::{FollowSettings, Monitor};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -54,6 +55,51 @@ pub struct AnimeSummary {
     pub cover_url: Option<String>,
     /// The provider's page of the series.
     pub link: Option<String>,
+    /// Whether follow checks look for the series' new episodes (`PUT /api/anime/{id}/follow`).
+    pub followed: bool,
+    pub monitor: MonitorMode,
+    /// The language a check queues in; null = `download.languages` decides.
+    pub language: Option<String>,
+}
+
+/// Which episodes a follow check queues: `none` (only reported), `new` (episodes that appear
+/// after following), `all` (every episode not on disk, today's missing ones included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum MonitorMode {
+    None,
+    New,
+    All,
+}
+
+impl From<Monitor> for MonitorMode {
+    fn from(m: Monitor) -> Self {
+        match m {
+            Monitor::None => MonitorMode::None,
+            Monitor::New => MonitorMode::New,
+            Monitor::All => MonitorMode::All,
+        }
+    }
+}
+
+impl From<MonitorMode> for Monitor {
+    fn from(m: MonitorMode) -> Self {
+        match m {
+            MonitorMode::None => Monitor::None,
+            MonitorMode::New => Monitor::New,
+            MonitorMode::All => Monitor::All,
+        }
+    }
+}
+
+/// `PUT /api/anime/{id}/follow`.
+#[derive(Debug, Object)]
+pub struct FollowRequest {
+    pub followed: bool,
+    /// Default: `new` when following, `none` when not.
+    pub monitor: Option<MonitorMode>,
+    /// `German Dub`, `German Sub`, `English Sub` or `English Dub`; null = `download.languages`.
+    pub language: Option<String>,
 }
 
 /// Whether a series' missing episodes are known: `known` (the provider answered; the counts are
@@ -209,6 +255,11 @@ pub struct AnimeDetail {
     pub checked_at: Option<i64>,
     /// Why the provider's data is absent or old, when the last ask failed.
     pub provider_error: Option<String>,
+    /// Whether follow checks look for the series' new episodes.
+    pub followed: bool,
+    pub monitor: MonitorMode,
+    /// The language a check queues in; null = `download.languages` decides.
+    pub language: Option<String>,
 }
 
 /// How current a series page's `seasons` and `missing` are; fresh data arrives as a
@@ -373,6 +424,9 @@ pub(crate) fn summary(state: &AppState, e: &SeriesEntry) -> AnimeSummary {
         missing_specials: missing.map(|m| m.specials.len() as u64),
         missing: missing_seasons(&e.missing),
         link: link_of(state, &e.site, &e.key),
+        followed: e.follow.followed,
+        monitor: e.follow.monitor.into(),
+        language: e.follow.language.map(|l| l.to_string()),
     }
 }
 
@@ -402,6 +456,8 @@ impl AnimeApi {
         state_filter: Query<Option<AnimeStateFilter>>,
         /// Only series of this provider.
         site: Query<Option<String>>,
+        /// Only followed (`true`) or not followed (`false`) series.
+        followed: Query<Option<bool>>,
         sort: Query<Option<AnimeSort>>,
         order: Query<Option<SortOrder>>,
     ) -> ApiResult<Json<AnimeList>> {
@@ -432,6 +488,7 @@ impl AnimeApi {
             text: q.0.as_deref(),
             state: filter,
             site: site.0.as_deref(),
+            followed: followed.0,
             sort,
             descending: order.0 == Some(SortOrder::Desc),
             offset: (page as usize - 1).saturating_mul(per_page as usize),
@@ -534,7 +591,50 @@ impl AnimeApi {
             provider_state: detail.provider_state.into(),
             checked_at: detail.checked_at,
             provider_error: detail.failure.map(|f| f.message),
+            followed: e.follow.followed,
+            monitor: e.follow.monitor.into(),
+            language: e.follow.language.map(|l| l.to_string()),
         }))
+    }
+
+    /// Follows or unfollows a series: a followed series' new episodes are looked for by every
+    /// follow check (`POST /api/follow/check`, and every `follow.interval` seconds) and queued as
+    /// `monitor` says. Following records what the provider lists now, so `new` queues only what
+    /// appears later.
+    #[oai(path = "/:id/follow", method = "put", operation_id = "anime_follow")]
+    async fn follow(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+        /// Series key or folder name.
+        id: Path<String>,
+        body: Json<FollowRequest>,
+    ) -> ApiResult<Json<AnimeSummary>> {
+        let body = body.0;
+        let language = match body.language.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(l) => Some(l.parse()?),
+        };
+        let monitor = body.monitor.map(Monitor::from).unwrap_or(if body.followed {
+            Monitor::New
+        } else {
+            Monitor::None
+        });
+        if state.library().find(&id.0).is_none() {
+            return Err(not_found_or_unmatched(&state, &id.0));
+        }
+        let entry = state
+            .follow()
+            .set(
+                &id.0,
+                FollowSettings {
+                    followed: body.followed,
+                    monitor,
+                    language,
+                },
+            )
+            .await?;
+        Ok(Json(summary(&state, &entry)))
     }
 
     /// Searches the providers (one, or all at once).

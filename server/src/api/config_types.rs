@@ -41,6 +41,9 @@ pub struct ConfigDoc {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkSection>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow: Option<FollowSection>,
     /// Notifications and media-server refreshes. A `PUT` replaces the whole list; a `token` or URL
     /// sent back as `GET` showed it (`***`) keeps the stored secret.
     #[oai(skip_serializing_if_is_none)]
@@ -196,6 +199,12 @@ section!(NetworkSection "NetworkConfig" {
     cooldown: u64,
     /// Longest cooldown, seconds.
     max_cooldown: u64,
+});
+
+section!(FollowSection "FollowConfig" {
+    /// Seconds between scheduled checks of followed series for new episodes (10 to 2592000,
+    /// default 3600; each wait is jittered by up to a tenth).
+    interval: u64,
 });
 
 section!(CacheSection "CacheConfig" {

@@ -94,6 +94,9 @@ pub struct Health {
     pub sites: Vec<SiteHealth>,
     /// Hosters that are down right now.
     pub hosters_down: Vec<HosterDown>,
+    /// The last follow check (null until one ran); a failed check does not make the server
+    /// unhealthy.
+    pub follow: Option<super::follow::FollowCheck>,
 }
 
 #[derive(ApiResponse)]
@@ -176,6 +179,7 @@ impl HealthApi {
             queue,
             sites,
             hosters_down,
+            follow: state.follow().last_check().map(Into::into),
         };
         if ok {
             HealthResponse::Ok(Json(health))

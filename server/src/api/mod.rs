@@ -15,6 +15,7 @@ pub mod config;
 mod config_types;
 pub mod connections;
 pub mod covers;
+pub mod follow;
 pub mod health;
 pub mod library;
 pub mod plugins;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Plugins,
     /// Notifications and media-server refreshes: last results and test deliveries.
     Connections,
+    /// Followed series: checks for new episodes, what they found.
+    Follow,
     /// Health and metadata.
     System,
 }
@@ -64,6 +67,7 @@ pub type Apis = (
     queue::QueueApi,
     plugins::PluginsApi,
     connections::ConnectionsApi,
+    follow::FollowApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -78,6 +82,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             queue::QueueApi,
             plugins::PluginsApi,
             connections::ConnectionsApi,
+            follow::FollowApi,
         ),
         "Aniworld Server",
         env!("CARGO_PKG_VERSION"),

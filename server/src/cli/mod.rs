@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod db;
 mod download;
+mod follow;
 mod info;
 mod openapi;
 mod providers;
@@ -57,6 +58,10 @@ pub enum Command {
     Openapi(openapi::OpenapiArgs),
     /// Database tools (`db migrate --to postgres://...`).
     Db(db::DbArgs),
+    /// Follow a series (its new episodes are queued by checks), or list the followed ones.
+    Follow(follow::FollowArgs),
+    /// Check every followed series for new episodes now and queue what is due.
+    Check(follow::CheckArgs),
 }
 
 /// A CLI failure: message for the user, and the exit code.
@@ -160,6 +165,8 @@ async fn run_quick(command: Command) -> CliResult {
         Command::Resolve(a) => resolve::run(a).await,
         Command::Openapi(a) => openapi::run(a).await,
         Command::Db(a) => db::run(a).await,
+        Command::Follow(a) => follow::run_follow(a).await,
+        Command::Check(a) => follow::run_check(a).await,
         Command::Serve(_) | Command::Download(_) => {
             unreachable!("serve and download handle Ctrl-C themselves")
         }

@@ -11,6 +11,7 @@ import { searchView } from './views/search.js';
 import { queueView } from './views/queue.js';
 import { settingsView } from './views/settings.js';
 import { pluginsView } from './views/plugins.js';
+import { newView } from './views/new.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -24,6 +25,7 @@ const routes = {
   series: { view: seriesView },
   search: { view: searchView },
   queue: { view: queueView },
+  new: { view: newView },
   settings: { view: settingsView },
   plugins: { view: pluginsView },
 };

@@ -8,6 +8,8 @@
 //! - `GET /ajax/seriesSearch?keyword=` (JSON with entities and a stray control character) and
 //!   `POST /ajax/search` (form `keyword`; titles with `<em>`, season/episode links mixed in).
 //! - `/public/img/cover/{key}-{W}x{H}.png`: the series' cover (PNG).
+//! - `/neue-episoden`: the latest releases (`.newEpisodeList`), and `POST /__fixture/air?key=&season=`
+//!   (not on the real site) makes the next episode of a season air now; see [`crate::airing`].
 //! - An unknown series answers 200 with the site's error page (`div.messageAlert.danger`); an
 //!   unknown season or episode answers 404.
 //!
@@ -61,26 +63,46 @@ async fn handle(state: &FixtureState, req: Request) -> Response {
                 .map_or("", |(key, _size)| key);
             return super::cover(Site::Aniworld, state, key);
         }
-        (Method::GET, ["anime", "stream", key]) => match catalogue::find(Site::Aniworld, key) {
-            Some(s) => Some(series_page(s)),
+        (Method::GET, ["neue-episoden"]) => {
+            if state.knob("aniworld.new_episodes").as_deref() == Some("missing") {
+                return html(StatusCode::NOT_FOUND, not_found_page());
+            }
+            Some(new_episodes_page(state))
+        }
+        (Method::POST, ["__fixture", "air"]) => {
+            let key = field(&query, "key").unwrap_or_default();
+            let season = field(&query, "season")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
+            return match state.air(Site::Aniworld, &key, season) {
+                Some((season, episode)) => json(
+                    serde_json::json!({"key": key, "season": season, "episode": episode})
+                        .to_string(),
+                ),
+                None => html(StatusCode::NOT_FOUND, not_found_page()),
+            };
+        }
+        (Method::GET, ["anime", "stream", key]) => match state.series(Site::Aniworld, key) {
+            Some(s) => Some(series_page(&s)),
             None => return error_page(),
         },
-        (Method::GET, ["anime", "stream", key, rest @ ..]) => catalogue::find(Site::Aniworld, key)
-            .and_then(|s| match rest {
-                ["filme"] => s.season(0).map(|season| season_page(s, season)),
+        (Method::GET, ["anime", "stream", key, rest @ ..]) => {
+            state.series(Site::Aniworld, key).and_then(|s| match rest {
+                ["filme"] => s.season(0).map(|season| season_page(&s, season)),
                 ["filme", film] => number_after(film, "film-")
                     .and_then(|k| s.episode(0, k))
-                    .map(|e| episode_page(s, 0, e)),
+                    .map(|e| episode_page(&s, 0, e)),
                 [staffel] => number_after(staffel, "staffel-")
                     .filter(|n| *n > 0)
                     .and_then(|n| s.season(n))
-                    .map(|season| season_page(s, season)),
+                    .map(|season| season_page(&s, season)),
                 [staffel, episode] => number_after(staffel, "staffel-")
                     .filter(|n| *n > 0)
                     .zip(number_after(episode, "episode-"))
-                    .and_then(|(n, m)| s.episode(n, m).map(|e| episode_page(s, n, e))),
+                    .and_then(|(n, m)| s.episode(n, m).map(|e| episode_page(&s, n, e))),
                 _ => None,
-            }),
+            })
+        }
         _ => None,
     };
     match page {
@@ -295,6 +317,42 @@ fn season_table(s: &Series, season: &Season) -> String {
         r#"<table class="seasonEpisodesList" data-season-id="{n}"><thead><tr><th>Folge</th><th>Titel</th><th>Hoster</th><th>Sprache</th></tr></thead>
 <tbody id="season{n}">{rows}</tbody></table>"#,
         n = season.number
+    )
+}
+
+/// `/neue-episoden`: the latest releases in `.newEpisodeList`, newest first (see
+/// [`crate::airing`]).
+fn new_episodes_page(state: &FixtureState) -> String {
+    let rows: String = crate::airing::new_episode_entries(state)
+        .iter()
+        .map(|(s, season, episode, day)| {
+            let flags: String = s
+                .episode(*season, *episode)
+                .map(|e| e.languages.clone())
+                .unwrap_or_default()
+                .iter()
+                .take(1)
+                .map(|l| {
+                    format!(
+                        r#"<img class="flag" src="/public/img/{}" alt="{}" title="{}">"#,
+                        l.flag(),
+                        l.name(),
+                        l.name()
+                    )
+                })
+                .collect();
+            format!(
+                r#"<div class="col-md-12 newEpisode"><a href="{href}"><strong>{name}</strong> <span class="listTag bigListTag blue2">S{season:02} E{episode:02}</span> {flags}<span class="elementFloatRight">{day}</span></a></div>"#,
+                href = episode_href(s, *season, *episode),
+                name = esc(s.name),
+            )
+        })
+        .collect();
+    layout(
+        "Neue Episoden",
+        &format!(
+            r#"<div class="container"><h2>Neue Episoden</h2><div class="row newEpisodeList">{rows}</div></div>"#
+        ),
     )
 }
 

@@ -19,7 +19,7 @@ use crate::support::{TestApp, spawn_app_with};
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     method: String,
     /// Path and query.
     uri: String,
@@ -32,7 +32,7 @@ impl Seen {
         self.headers.get(name).map(String::as_str)
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
@@ -52,7 +52,7 @@ struct ReceiverState {
 }
 
 /// A tiny HTTP server on 127.0.0.1 that records every request and answers as told.
-struct Receiver {
+pub(crate) struct Receiver {
     url: String,
     state: Arc<ReceiverState>,
     task: tokio::task::JoinHandle<()>,
@@ -130,7 +130,11 @@ impl Receiver {
         }
     }
 
-    async fn ok() -> Receiver {
+    pub(crate) fn url_of(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) async fn ok() -> Receiver {
         Receiver::start(|_| Reply::Answer(200, String::new())).await
     }
 
@@ -143,7 +147,7 @@ impl Receiver {
     }
 
     /// Waits (at most 30 s) until `n` requests arrived; returns them all.
-    async fn wait_for(&self, n: usize) -> Vec<Seen> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Seen> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let arrived = self.state.arrived.notified();

@@ -9,6 +9,7 @@ use futures::future::try_join_all;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 use crate::http::SiteClient;
+use crate::model::follow::Release;
 use crate::model::{EpisodeStreams, SearchResult, Season, SeriesInfo, SeriesKey, StreamLink};
 use crate::providers::{key_after_prefix, query_escape};
 use crate::traits::Provider;
@@ -189,6 +190,12 @@ impl Provider for AniworldProvider {
 
     async fn resolve_redirect(&self, link: &str) -> Result<String> {
         self.client.resolve_redirect(link).await
+    }
+
+    /// `/neue-episoden`: one request tells which series got episodes lately.
+    async fn latest_releases(&self) -> Result<Option<Vec<Release>>> {
+        let page = self.client.get("/neue-episoden").await?;
+        Ok(Some(parse::parse_new_episodes(&page.body)?))
     }
 
     fn key_from_link(&self, link: &str) -> Option<SeriesKey> {

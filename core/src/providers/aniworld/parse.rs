@@ -49,6 +49,7 @@ static HOSTER_ENTRY: LazyLock<Selector> =
     LazyLock::new(|| sel("li[data-lang-key][data-link-id][data-link-target]"));
 static H4: LazyLock<Selector> = LazyLock::new(|| sel("h4"));
 static ICON: LazyLock<Selector> = LazyLock::new(|| sel("i.icon"));
+static NEW_EPISODE_LIST: LazyLock<Selector> = LazyLock::new(|| sel(".newEpisodeList"));
 
 /// What the series page says (episodes come from the season pages).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -275,6 +276,61 @@ fn language_of_flag(src: &str) -> Option<Language> {
     }
 }
 
+/// The new-episodes page (`/neue-episoden`): every episode link in `.newEpisodeList`
+/// (`/anime/stream/{key}/staffel-N/episode-M`, movies `/filme/film-K` = season 0), its language
+/// flag and the day it was listed (`dd.mm.yyyy` text in the entry), in page order (newest first).
+pub fn parse_new_episodes(html: &str) -> Result<Vec<crate::model::follow::Release>> {
+    let doc = Html::parse_document(html);
+    check_error_page(&doc)?;
+    let lists: Vec<ElementRef<'_>> = doc.select(&NEW_EPISODE_LIST).collect();
+    if lists.is_empty() {
+        return Err(Error::parse("new episodes list (.newEpisodeList)"));
+    }
+    let mut out = Vec::new();
+    for list in lists {
+        for a in list.select(&LINKS) {
+            let Some((key, season, episode)) = a.value().attr("href").and_then(episode_of_link)
+            else {
+                continue;
+            };
+            let language = a
+                .select(&FLAG)
+                .find_map(|img| img.value().attr("src").and_then(language_of_flag));
+            let date = a.text().find_map(|t| {
+                t.split_whitespace()
+                    .find_map(|w| chrono::NaiveDate::parse_from_str(w, "%d.%m.%Y").ok())
+            });
+            out.push(crate::model::follow::Release {
+                key,
+                season,
+                episode,
+                language,
+                date,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `(key, season, episode)` of an episode link (path or full URL).
+fn episode_of_link(href: &str) -> Option<(crate::model::SeriesKey, u32, u32)> {
+    let path = href.split(['?', '#']).next()?;
+    let rest = &path[path.find("/anime/stream/")? + "/anime/stream/".len()..];
+    let mut parts = rest.trim_end_matches('/').split('/');
+    let key = crate::model::SeriesKey::parse(parts.next()?).ok()?;
+    let (season, episode) = match (parts.next()?, parts.next()?) {
+        ("filme", film) => (0, film.strip_prefix("film-")?.parse().ok()?),
+        (staffel, ep) => (
+            staffel.strip_prefix("staffel-")?.parse().ok()?,
+            ep.strip_prefix("episode-")?.parse().ok()?,
+        ),
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((key, season, episode))
+}
+
 /// An episode or movie page: titles, languages and every hoster entry, hidden ones included.
 pub fn parse_episode_page(html: &str) -> Result<EpisodePage> {
     let doc = Html::parse_document(html);
@@ -376,6 +432,29 @@ const SERIES_PREFIX: &str = "/anime/stream/";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_episodes_page_gives_key_numbers_language_and_day() {
+        let html = r#"<html><body><div class="newEpisodeList">
+            <div class="row"><a href="/anime/stream/one-piece/staffel-21/episode-1101">
+              <strong>One Piece</strong> <span class="listTag">S21 E1101</span>
+              <img class="flag" src="/public/img/japanese-german.svg">
+              <span class="elementFloatRight">30.11.2026</span></a></div>
+            <div class="row"><a href="https://aniworld.to/anime/stream/aot/filme/film-3">
+              <strong>AoT</strong><span class="elementFloatRight">29.11.2026</span></a></div>
+            <div class="row"><a href="/anime/stream/aot">series link only</a></div>
+          </div></body></html>"#;
+        let found = parse_new_episodes(html).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            (found[0].key.as_str(), found[0].season, found[0].episode),
+            ("one-piece", 21, 1101)
+        );
+        assert_eq!(found[0].language, Some(Language::GermanSub));
+        assert_eq!(found[0].date, chrono::NaiveDate::from_ymd_opt(2026, 11, 30));
+        assert_eq!((found[1].season, found[1].episode), (0, 3));
+        assert!(parse_new_episodes("<html><body>nothing</body></html>").is_err());
+    }
 
     #[test]
     fn season_hrefs() {

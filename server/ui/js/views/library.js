@@ -31,6 +31,7 @@ export async function libraryView(root) {
   const stateFilter = h('select', { id: 'library-state' },
     Object.entries(STATES).map(([value, label]) => h('option', { value }, label)));
   stateFilter.value = STATES[prefs.state] !== undefined ? prefs.state : '';
+  const followedOnly = h('input', { id: 'library-followed', type: 'checkbox', checked: Boolean(prefs.followed) });
   const rescanButton = h('button', { type: 'button', id: 'rescan' }, 'Rescan library');
   const scanStatus = h('div', { class: 'scan-status', id: 'library-status', 'aria-live': 'polite' });
   const summary = h('p', { class: 'muted', id: 'library-summary', 'aria-live': 'polite' });
@@ -47,6 +48,7 @@ export async function libraryView(root) {
     h('div', { class: 'toolbar', role: 'search' },
       h('div', { class: 'field grow' }, h('label', { for: 'library-filter' }, 'Filter'), filter),
       h('div', { class: 'field' }, h('label', { for: 'library-state' }, 'Show'), stateFilter),
+      h('div', { class: 'field check' }, followedOnly, h('label', { for: 'library-followed' }, 'Followed')),
       h('div', { class: 'field' }, h('label', { for: 'library-sort' }, 'Sort by'), sort)),
     summary, grid, more);
 
@@ -73,6 +75,7 @@ export async function libraryView(root) {
     try {
       data = await api('GET', '/anime', { query: {
         page, per_page: PAGE_SIZE, q: filter.value.trim(), state: stateFilter.value || undefined,
+        followed: followedOnly.checked ? true : undefined,
         sort: order.sort, order: order.order,
       } });
     } catch (e) {
@@ -96,8 +99,8 @@ export async function libraryView(root) {
   }
 
   function draw() {
-    savePrefs({ q: filter.value, sort: sort.value, state: stateFilter.value });
-    const filtered = filter.value.trim() !== '' || stateFilter.value !== '';
+    savePrefs({ q: filter.value, sort: sort.value, state: stateFilter.value, followed: followedOnly.checked });
+    const filtered = filter.value.trim() !== '' || stateFilter.value !== '' || followedOnly.checked;
     summary.textContent = all.length === 0 ? '' : `${total ?? all.length} series${filtered ? ' match' : ''}`;
     if (all.length === 0) {
       replace(grid, h('li', { class: 'empty' }, emptyText(filtered)));
@@ -151,6 +154,7 @@ export async function libraryView(root) {
   filter.addEventListener('input', () => reloadSoon());
   sort.addEventListener('change', () => reloadSoon());
   stateFilter.addEventListener('change', () => reloadSoon());
+  followedOnly.addEventListener('change', () => reloadSoon());
 
   async function refreshStatus() {
     try {
@@ -280,7 +284,7 @@ function card(s) {
     h('a', { href, class: 'series-link' },
       coverElement(h, s),
       h('div', { class: 'series-body' },
-        h('h2', { class: 'series-name' }, name),
+        h('h2', { class: 'series-name' }, name, s.followed ? h('span', { class: 'pill info followed-pill', title: `Followed (monitor: ${s.monitor})` }, 'Followed') : null),
         meta ? h('p', { class: 'muted meta' }, meta) : null,
         h('div', { class: 'missing' },
           statePill(s),
@@ -290,7 +294,7 @@ function card(s) {
 }
 
 function loadPrefs() {
-  const base = { q: '', sort: 'name', state: '' };
+  const base = { q: '', sort: 'name', state: '', followed: false };
   try { return { ...base, ...JSON.parse(sessionStorage.getItem('aniworld.library') || '{}') }; } catch { return base; }
 }
 

@@ -80,7 +80,7 @@ export async function queueView(root) {
   function row(item) {
     const bar = progressBar(item.percent, `Progress of ${item.name} ${episodeCode(item.season ?? 0, item.episode ?? 0)}`);
     const stats = h('span', { class: 'stats muted' });
-    const li = h('li', { class: `queue-item status-${item.status}`, dataset: { itemId: String(item.id), key: item.key || '', status: item.status } },
+    const li = h('li', { class: `queue-item status-${item.status}`, dataset: { itemId: String(item.id), key: item.key || '', status: item.status, season: String(item.season ?? ''), episode: String(item.episode ?? '') } },
       h('div', { class: 'queue-title' },
         h('strong', null, item.name || item.key || ''),
         ' ', h('span', { class: 'ep-code' }, item.season !== undefined ? episodeCode(item.season, item.episode ?? 0) : ''),

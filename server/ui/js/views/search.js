@@ -4,6 +4,7 @@ import { api, listOf } from '../api.js';
 import { h, replace, notice } from '../dom.js';
 import { seriesName, coverElement } from '../anime.js';
 import { siteProblem } from '../network-help.js';
+import { followControl } from '../follow.js';
 
 async function knownSites() {
   try {
@@ -78,6 +79,15 @@ function resultRow(hit, chosenSite) {
   const button = h('button', { type: 'button', class: 'primary add-series' }, 'Add to library');
   button.setAttribute('aria-label', `Add ${seriesName(hit)} to the library`);
   button.addEventListener('click', () => addSeries({ link: hit.link || hit.url, site: hit.site || chosenSite || undefined, key: hit.key }, feedback, button));
+  // Following a series from the results adds it to the library first (when it is not there yet).
+  const follow = followControl({ key: null, followed: false, monitor: 'new' }, {
+    idPrefix: `follow-${hit.key || 'hit'}`,
+    prepare: async () => {
+      const added = await addSeries({ link: hit.link || hit.url, site: hit.site || chosenSite || undefined, key: hit.key }, feedback, button);
+      if (!added) throw new Error('The series could not be added to the library.');
+      return added;
+    },
+  });
   return h('li', { class: 'result card', dataset: { key: hit.key || '' } },
     coverElement(h, hit, 'small'),
     h('div', { class: 'result-body' },
@@ -85,7 +95,7 @@ function resultRow(hit, chosenSite) {
       h('p', { class: 'muted' }, [hit.site, hit.year].filter(Boolean).join(' · ')),
       hit.description ? h('p', { class: 'description clamp' }, hit.description) : null,
       feedback),
-    h('div', { class: 'result-actions' }, button));
+    h('div', { class: 'result-actions' }, button, follow.element));
 }
 
 async function addSeries({ link, site, key }, feedback, button) {
@@ -99,14 +109,16 @@ async function addSeries({ link, site, key }, feedback, button) {
     replace(feedback, notice('ok', `Added “${seriesName(added || { key: k })}”. `,
       k ? h('a', { href: `#/series/${encodeURIComponent(k)}` }, 'Open it') : null));
     if (button) button.textContent = 'Added';
+    return k;
   } catch (e) {
     if (e.status === 409) {
       const k = e.details?.key || key;
       replace(feedback, notice('info', `${e.message} `, k ? h('a', { href: `#/series/${encodeURIComponent(k)}` }, 'Open it') : null));
       if (button) button.textContent = 'In library';
-      return;
+      return k;
     }
     replace(feedback, e.siteUnavailable ? siteProblem(site, e) : notice('error', e.message));
     if (button) button.disabled = false;
+    return null;
   }
 }

@@ -9,6 +9,7 @@ import { seasonsOf, seriesName, coverElement, missingStatus } from '../anime.js'
 import { queue, enqueue } from '../queue-store.js';
 import { statePill } from './library.js';
 import { queueStateNote } from './queue-note.js';
+import { followControl } from '../follow.js';
 
 export async function seriesView(root, id) {
   replace(root, h('h1', null, 'Series'), h('p', { class: 'muted' }, 'Loading…'));
@@ -156,6 +157,7 @@ export async function seriesView(root, id) {
         h('h1', null, seriesName(detail)),
         h('p', { class: 'muted' }, meta),
         headState,
+        followControl({ key: detail.key || id, followed: detail.followed, monitor: detail.monitor }).element,
         detail.description ? h('p', { class: 'description' }, detail.description) : null,
         detail.link || detail.url ? h('p', null, h('a', { href: detail.link || detail.url, rel: 'noreferrer noopener', target: '_blank' }, 'Open on the site')) : null,
         actions)),
