@@ -28,7 +28,7 @@ use crate::auth::{
 use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
 use crate::runtime::{Overrides, Runtime, RuntimeOptions};
-use crate::{body_errors, http_server, ui, ws};
+use crate::{allow_header, body_errors, http_server, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
 #[derive(Debug, Clone, Default)]
@@ -386,7 +386,14 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
     };
     let path = req.uri().path();
-    let is_ui = !["/api", "/health", "/openapi.json", "/docs", "/ws/"]
+    let is_ui = ![
+        "/api",
+        "/health",
+        "/openapi.json",
+        "/asyncapi.json",
+        "/docs",
+        "/ws/",
+    ]
         .iter()
         .any(|prefix| path.starts_with(prefix));
     let mut resp = ep.call(req).await?.into_response();
@@ -407,10 +414,12 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
 
 fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
     let service = api::service();
-    let docs = service.swagger_ui();
-    let spec = service.spec();
-    let spec_value: Arc<serde_json::Value> =
-        Arc::new(serde_json::from_str(&spec).expect("the OpenAPI document is JSON"));
+    // Swagger UI shows the published document, not poem-openapi's draft of it.
+    let docs_html = service
+        .swagger_ui_html()
+        .replace(&service.spec(), &api::spec_json());
+    let spec = api::spec_json();
+    let spec_value: Arc<serde_json::Value> = Arc::new(api::contract::document());
     let api_endpoint = Arc::new(service.into_endpoint());
     let route = Route::new()
         .nest_no_strip("/api", api_endpoint.clone())
@@ -423,7 +432,23 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
                     .body(spec.clone())
             })),
         )
-        .nest("/docs", docs)
+        .nest(
+            "/docs",
+            Route::new().at(
+                "/",
+                get(poem::endpoint::make_sync(move |_| {
+                    poem::web::Html(docs_html.clone()).into_response()
+                })),
+            ),
+        )
+        .at(
+            "/asyncapi.json",
+            get(poem::endpoint::make_sync(|_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(ws::ASYNCAPI)
+            })),
+        )
         .at("/ws/connect", get(ws::connect))
         .nest("/", ui::endpoint());
     let origins = state.config().server.cors_origins.clone();
@@ -439,11 +464,13 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         Some(cors) => route.with(cors).boxed(),
         None => route.boxed(),
     };
+    let allow_spec = spec_value.clone();
     endpoint
         .around(move |ep, req| body_errors::name_the_field(ep, req, spec_value.clone()))
         .around(limits)
         .data(state.clone())
         .around(json_errors)
+        .around(move |ep, req| allow_header::allow_header(ep, req, allow_spec.clone()))
         .around(security_headers)
         .map_to_response()
         .boxed()

@@ -16,7 +16,7 @@ use aniworld_core::{Error, Result};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const PASSWORD_SETTING: &str = "auth.master_password_hash";
 const SECRET_FILE: &str = "jwt_secret";
@@ -220,7 +220,7 @@ impl AuthService {
     ) -> Result<IssuedToken, ApiError> {
         let Some(hash) = self.store.settings().get(PASSWORD_SETTING).await? else {
             return Err(ApiError::conflict(
-                "setup_required",
+                ErrorCode::SetupRequired,
                 "no master password is set yet; call POST /api/auth/setup first",
             ));
         };
@@ -330,7 +330,7 @@ pub fn spawn_session_purge(store: Store, interval: Duration) -> tokio::task::Joi
 
 fn already_set_up() -> ApiError {
     ApiError::conflict(
-        "already_setup",
+        ErrorCode::AlreadySetup,
         "the master password is already set; log in instead",
     )
 }

@@ -51,10 +51,17 @@ pub struct HosterDown {
     pub error: String,
 }
 
+/// `ok`, or `degraded` when a component (the database) is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
 #[derive(Debug, Object)]
 pub struct Health {
-    /// `ok`, or `degraded` when a component is down.
-    pub status: String,
+    pub status: HealthStatus,
     pub version: String,
     pub uptime_secs: u64,
     pub database: ComponentHealth,
@@ -118,7 +125,11 @@ impl HealthApi {
             .collect();
         let ok = database.ok;
         let health = Health {
-            status: if ok { "ok" } else { "degraded" }.to_owned(),
+            status: if ok {
+                HealthStatus::Ok
+            } else {
+                HealthStatus::Degraded
+            },
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_secs: state.uptime().as_secs(),
             database,

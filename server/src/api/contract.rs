@@ -1,0 +1,231 @@
+//! The published OpenAPI document: what poem-openapi generates from the API types, completed in
+//! this one place with what its derive macros cannot say, for every operation and every type:
+//!
+//! - a property that is not required is `nullable` (poem-openapi sends `Option::None` as `null`
+//!   and takes `null` for it, but never says so), so generated clients type it `T | null`;
+//! - every operation lists the error statuses the framework around its handler can answer with:
+//!   400 for a bad body or parameter, 401 for the bearer token, 413 and 415 for a body, 503 when
+//!   it takes longer than `server.request_timeout`. Its handler's own errors come from its
+//!   [`crate::error::Errors`] type.
+//!
+//! The server serves this document (`/openapi.json`, `/docs`), checks request bodies against it
+//! ([`crate::body_errors`]), and `openapi/openapi.json` is a copy of it.
+
+use serde_json::{Map, Value, json};
+
+/// The OpenAPI document the server publishes.
+pub fn document() -> Value {
+    let mut doc: Value = serde_json::from_str(&super::service().spec())
+        .expect("poem-openapi writes its document as JSON");
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            mark_optional_nullable(schema);
+        }
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(operations) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in operations.values_mut() {
+                add_framework_errors(operation);
+            }
+        }
+    }
+    doc
+}
+
+/// Marks every property that is not required as nullable, in `schema` and the schemas inside it.
+fn mark_optional_nullable(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    let required: Vec<String> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(properties) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, property) in properties.iter_mut() {
+            mark_optional_nullable(property);
+            // A defaulted property is filled in, never null.
+            let defaulted = property.get("default").is_some();
+            if !required.contains(name) && !defaulted {
+                make_nullable(property);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = obj.get_mut(key) {
+            mark_optional_nullable(inner);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(list) = obj.get_mut(key).and_then(Value::as_array_mut) {
+            list.iter_mut().for_each(mark_optional_nullable);
+        }
+    }
+}
+
+/// `nullable: true` on a schema; a bare reference is wrapped (OpenAPI 3.0 ignores the siblings of
+/// `$ref`).
+fn make_nullable(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(reference) = obj.remove("$ref") {
+        obj.insert("allOf".to_owned(), json!([{ "$ref": reference }]));
+    }
+    obj.insert("nullable".to_owned(), Value::Bool(true));
+}
+
+const JSON: &str = "application/json; charset=utf-8";
+const TIMEOUT: &str = "The request took longer than `server.request_timeout`.";
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { JSON: { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn add_framework_errors(operation: &mut Value) {
+    let Some(op) = operation.as_object_mut() else {
+        return;
+    };
+    let has_body = op.contains_key("requestBody");
+    let has_parameters = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| p.iter().any(parameter_can_fail));
+    let secured = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    };
+    if has_body || has_parameters {
+        add(
+            "400",
+            "Malformed request: a body or parameter that does not fit the schema \
+             (`details.field` names the value).",
+        );
+    }
+    if secured {
+        add(
+            "401",
+            "Missing, invalid, expired or revoked token (or signature).",
+        );
+    }
+    if has_body {
+        add("413", "Request body larger than `server.body_limit`.");
+        add(
+            "415",
+            "The body is not sent as `Content-Type: application/json`.",
+        );
+    }
+    add_timeout(responses);
+    sort_statuses(responses);
+}
+
+/// Whether a parameter can be refused (400): any but a plain string in the path.
+fn parameter_can_fail(parameter: &Value) -> bool {
+    let schema = &parameter["schema"];
+    let plain_string = schema["type"] == "string"
+        && ["enum", "pattern", "minLength", "maxLength", "format"]
+            .iter()
+            .all(|k| schema.get(k).is_none());
+    let always_given = parameter["in"] == "path" || parameter["required"] != true;
+    !(plain_string && always_given)
+}
+
+/// Every operation may take longer than the request timeout (503), also one whose handler answers
+/// 503 for a reason of its own.
+fn add_timeout(responses: &mut Map<String, Value>) {
+    match responses.get_mut("503") {
+        None => {
+            responses.insert("503".to_owned(), error_response(TIMEOUT));
+        }
+        Some(existing) => {
+            let is_error = existing
+                .pointer("/content")
+                .and_then(|c| c.get(JSON))
+                .and_then(|c| c.pointer("/schema/$ref"))
+                .and_then(Value::as_str)
+                == Some("#/components/schemas/Error");
+            if let (true, Some(description)) = (
+                is_error,
+                existing.get("description").and_then(Value::as_str),
+            ) {
+                let description = format!("{description} {TIMEOUT}");
+                existing["description"] = Value::String(description.trim().to_owned());
+            }
+        }
+    }
+}
+
+fn sort_statuses(responses: &mut Map<String, Value>) {
+    let mut all: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    responses.extend(all);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_properties_are_nullable_and_references_are_wrapped() {
+        let mut schema = json!({
+            "type": "object",
+            "required": ["a"],
+            "properties": {
+                "a": {"type": "string"},
+                "b": {"type": "string"},
+                "c": {"$ref": "#/components/schemas/X"},
+                "d": {"type": "integer", "default": 3},
+                "e": {"type": "array", "items": {"type": "object", "properties": {"f": {"type": "string"}}}}
+            }
+        });
+        mark_optional_nullable(&mut schema);
+        let p = &schema["properties"];
+        assert_eq!(p["a"].get("nullable"), None);
+        assert_eq!(p["b"]["nullable"], true);
+        assert_eq!(
+            p["c"],
+            json!({"allOf": [{"$ref": "#/components/schemas/X"}], "nullable": true})
+        );
+        assert_eq!(p["d"].get("nullable"), None);
+        assert_eq!(p["e"]["items"]["properties"]["f"]["nullable"], true);
+    }
+
+    #[test]
+    fn operations_get_the_errors_of_their_shape() {
+        let mut op = json!({
+            "requestBody": {},
+            "security": [{"BearerAuth": []}],
+            "responses": {"200": {"description": ""}}
+        });
+        add_framework_errors(&mut op);
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200", "400", "401", "413", "415", "503"]);
+        let mut op = json!({"responses": {"200": {"description": ""}}});
+        add_framework_errors(&mut op);
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200", "503"]);
+    }
+}
