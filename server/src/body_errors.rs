@@ -34,8 +34,10 @@ pub async fn name_the_field<E: Endpoint>(
     req.set_body(body.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    // A caller without a valid token learns nothing about the body: the operation answers 401.
     if let Ok(value) = serde_json::from_slice::<Value>(&body)
         && let Some((field, problem)) = misfit(&spec, &method, &path, &value)
+        && (!secured(&spec, &method, &path) || authenticated(&req).await)
     {
         return Ok(field_error(&field, &problem));
     }
@@ -50,6 +52,31 @@ pub async fn name_the_field<E: Endpoint>(
             }
         }
         other => other.map(IntoResponse::into_response),
+    }
+}
+
+/// Whether the operation needs the bearer token.
+fn secured(spec: &Value, method: &Method, path: &str) -> bool {
+    path_item(spec, path)
+        .and_then(|item| item.get(method.as_str().to_ascii_lowercase()))
+        .and_then(|op| op.get("security"))
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty())
+}
+
+/// Whether the request carries a valid bearer token.
+async fn authenticated(req: &Request) -> bool {
+    let Some(state) = req.data::<crate::app::AppState>() else {
+        return false;
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        Some(t) => state.auth().verify(t.trim()).await.is_ok(),
+        None => false,
     }
 }
 
@@ -253,6 +280,9 @@ impl<'s> Walker<'s> {
                             }
                         }
                         (None, Some(Value::Bool(true))) => {}
+                        (None, Some(Value::Bool(false))) => {
+                            return Some((child_path, "unknown key".to_owned()));
+                        }
                         (None, _) if pass == Pass::UnknownKeys => {
                             return Some((child_path, "unknown key".to_owned()));
                         }

@@ -439,6 +439,24 @@ pub async fn json_errors<E: Endpoint>(
         Ok(out) => out.into_response(),
         Err(err) => {
             let message = err.to_string();
+            // A query or path parameter that does not fit its schema: name it, as bodies do.
+            let parameter = err
+                .downcast_ref::<poem_openapi::error::ParseParamError>()
+                .map(|e| e.name)
+                .or_else(|| {
+                    err.downcast_ref::<poem_openapi::error::ParsePathError>()
+                        .map(|e| e.name)
+                });
+            if let Some(name) = parameter {
+                let mut resp = Json(ErrorBody {
+                    error: ErrorCode::BadRequest,
+                    message,
+                    details: Some(serde_json::json!({ "field": name })),
+                })
+                .into_response();
+                resp.set_status(StatusCode::BAD_REQUEST);
+                return Ok(resp);
+            }
             let resp = err.into_response();
             if is_json(&resp) {
                 resp

@@ -25,6 +25,8 @@ pub fn document() -> Value {
             mark_optional_nullable(schema);
         }
     }
+    close_request_objects(&mut doc);
+    bound_integers(&mut doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
             let Some(operations) = item.as_object_mut() else {
@@ -36,6 +38,111 @@ pub fn document() -> Value {
         }
     }
     doc
+}
+
+/// Request bodies take the properties their schema names and no others: every object schema a
+/// request body reaches gets `additionalProperties: false` (maps keep theirs), and
+/// [`crate::body_errors`] refuses an unknown key with a 400 naming it.
+fn close_request_objects(doc: &mut Value) {
+    let mut names = std::collections::BTreeSet::new();
+    let mut pending: Vec<Value> = Vec::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for item in paths.values().filter_map(Value::as_object) {
+            for op in item.values() {
+                if let Some(content) = op.pointer("/requestBody/content").and_then(Value::as_object)
+                {
+                    pending.extend(content.values().filter_map(|c| c.get("schema")).cloned());
+                }
+            }
+        }
+    }
+    let schemas = doc
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or(Value::Null);
+    while let Some(schema) = pending.pop() {
+        collect_references(&schema, &mut |name| {
+            if names.insert(name.to_owned())
+                && let Some(target) = schemas.get(name)
+            {
+                pending.push(target.clone());
+            }
+        });
+    }
+    if let Some(components) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for name in &names {
+            if let Some(schema) = components.get_mut(name) {
+                close_object(schema);
+            }
+        }
+    }
+}
+
+fn collect_references(schema: &Value, found: &mut dyn FnMut(&str)) {
+    match schema {
+        Value::Object(obj) => {
+            if let Some(name) = obj
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                found(name);
+            }
+            obj.values().for_each(|v| collect_references(v, found));
+        }
+        Value::Array(list) => list.iter().for_each(|v| collect_references(v, found)),
+        _ => {}
+    }
+}
+
+/// `additionalProperties: false` on an object schema with properties, and on the inline object
+/// schemas inside it.
+fn close_object(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") {
+        obj.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    if let Some(properties) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.values_mut().for_each(close_object);
+    }
+    if let Some(items) = obj.get_mut("items") {
+        close_object(items);
+    }
+}
+
+/// The range of every integer type (`uint32`, `int64`, ...) as `minimum`/`maximum`, which the
+/// server enforces but poem-openapi leaves to the `format` that most tools ignore.
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(obj) => {
+            if obj.get("type").and_then(Value::as_str) == Some("integer") {
+                let range: Option<(Value, Value)> =
+                    match obj.get("format").and_then(Value::as_str) {
+                        Some("uint8") => Some((0.into(), u8::MAX.into())),
+                        Some("uint16") => Some((0.into(), u16::MAX.into())),
+                        Some("uint32") => Some((0.into(), u32::MAX.into())),
+                        Some("uint64") => Some((0.into(), u64::MAX.into())),
+                        Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
+                        Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
+                        Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                        Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                        _ => None,
+                    };
+                if let Some((min, max)) = range {
+                    obj.entry("minimum").or_insert(min);
+                    obj.entry("maximum").or_insert(max);
+                }
+            }
+            obj.values_mut().for_each(bound_integers);
+        }
+        Value::Array(list) => list.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 /// Marks every property that is not required as nullable, in `schema` and the schemas inside it.
@@ -211,6 +318,30 @@ mod tests {
         );
         assert_eq!(p["d"].get("nullable"), None);
         assert_eq!(p["e"]["items"]["properties"]["f"]["nullable"], true);
+    }
+
+    #[test]
+    fn integers_get_the_range_of_their_type() {
+        let mut schema = json!({"properties": {
+            "a": {"type": "integer", "format": "uint32"},
+            "b": {"type": "integer", "format": "uint32", "maximum": 1000.0},
+            "c": {"type": "integer", "format": "int64"}
+        }});
+        bound_integers(&mut schema);
+        let p = &schema["properties"];
+        assert_eq!((&p["a"]["minimum"], &p["a"]["maximum"]), (&json!(0), &json!(u32::MAX)));
+        assert_eq!(p["b"]["maximum"], 1000.0);
+        assert_eq!(p["c"]["minimum"], json!(i64::MIN));
+    }
+
+    #[test]
+    fn request_objects_are_closed_and_response_only_ones_are_not() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["EpisodeToQueue"]["additionalProperties"], false);
+        assert_eq!(schemas["Config"]["additionalProperties"], false);
+        assert_eq!(schemas["DownloadConfig"]["additionalProperties"], false);
+        assert_eq!(schemas["AnimeSummary"].get("additionalProperties"), None);
     }
 
     #[test]

@@ -92,7 +92,8 @@ pub struct UnmatchedList {
 #[derive(Debug, Object)]
 pub struct MatchRequest {
     /// The folder's name in the library (as `GET /api/library/unmatched` lists it).
-    #[oai(validator(min_length = 1, max_length = 1024))]
+    /// A plain folder name: not hidden, no `/`; at most 255 bytes.
+    #[oai(validator(max_length = 255, pattern = r"^[^./\x00][^/\x00]*$"))]
     pub folder: String,
     /// A provider link (`/anime/stream/{key}`), a full URL, or a bare key.
     #[oai(validator(min_length = 1, max_length = 2048))]

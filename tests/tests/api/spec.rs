@@ -534,4 +534,6 @@ async fn schemathesis_finds_nothing_against_the_real_server() {
         "schemathesis found problems:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("passed"), "{stdout}");
+    // The summary (cases per phase, warnings) is worth seeing with --nocapture.
+    eprintln!("{stdout}");
 }
