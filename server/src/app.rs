@@ -394,8 +394,8 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         "/docs",
         "/ws/",
     ]
-        .iter()
-        .any(|prefix| path.starts_with(prefix));
+    .iter()
+    .any(|prefix| path.starts_with(prefix));
     let mut resp = ep.call(req).await?.into_response();
     let headers = resp.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -139,10 +139,11 @@ impl AuthService {
 
     /// Sets the master password; refused (409) once one is set.
     pub async fn setup(&self, password: String, bcrypt_cost: u32) -> Result<(), ApiError> {
-        check_password_shape(&password)?;
+        // Once set, every setup is the same 409, whatever password it carries.
         if self.is_setup().await? {
             return Err(already_set_up());
         }
+        check_password_shape(&password)?;
         let hash = self
             .bcrypt("password hashing", move || {
                 bcrypt::hash(password, bcrypt_cost)

@@ -443,15 +443,27 @@ mod tests {
     #[test]
     fn values_are_not_coerced_and_constraints_apply() {
         let misfit = |method, path, body| misfit(&spec(), &method, path, &body);
-        let (field, why) =
-            misfit(Method::POST, "/api/anime/add", serde_json::json!({"link": 172207})).unwrap();
+        let (field, why) = misfit(
+            Method::POST,
+            "/api/anime/add",
+            serde_json::json!({"link": 172207}),
+        )
+        .unwrap();
         assert_eq!(field, "link");
         assert!(why.contains("string"), "{why}");
-        let (field, _) =
-            misfit(Method::POST, "/api/anime/search", serde_json::json!({"query": false})).unwrap();
+        let (field, _) = misfit(
+            Method::POST,
+            "/api/anime/search",
+            serde_json::json!({"query": false}),
+        )
+        .unwrap();
         assert_eq!(field, "query");
-        let (field, why) =
-            misfit(Method::POST, "/api/anime/search", serde_json::json!({"query": ""})).unwrap();
+        let (field, why) = misfit(
+            Method::POST,
+            "/api/anime/search",
+            serde_json::json!({"query": ""}),
+        )
+        .unwrap();
         assert_eq!(field, "query");
         assert!(why.contains("at least 1"), "{why}");
         let (field, why) = misfit(

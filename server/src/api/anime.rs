@@ -18,7 +18,6 @@ use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, ErrorCode, Errors, can};
 
-
 #[derive(Debug, Clone, Object)]
 pub struct AnimeSummary {
     /// Provider-assigned series id, used in every other call.
@@ -570,9 +569,7 @@ impl AnimeApi {
     ) -> ApiResult<
         AddResponse,
         Errors<
-            {
-                can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL | can::UPSTREAM
-            },
+            { can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL | can::UPSTREAM },
         >,
     > {
         let entry = state
@@ -589,7 +586,8 @@ impl AnimeApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<RescanResponse, Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::INTERNAL }>> {
+    ) -> ApiResult<RescanResponse, Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::INTERNAL }>>
+    {
         let (scan_id, started) = state.library().start_scan()?;
         Ok(RescanResponse::Accepted(Json(ScanAccepted {
             scan_id,

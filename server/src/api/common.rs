@@ -2,7 +2,6 @@
 
 use poem_openapi::Enum;
 
-
 /// Audio/subtitle combination an episode is offered or downloaded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "Language")]

@@ -481,10 +481,8 @@ impl ConfigApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         name: Path<String>,
-    ) -> ApiResult<
-        Json<ConfigSaved>,
-        Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::INTERNAL }>,
-    > {
+    ) -> ApiResult<Json<ConfigSaved>, Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::INTERNAL }>>
+    {
         let _guard = state.config_write_lock().await;
         let backup = config_file::read_backup(state.data_dir(), &name.0)?;
         let current = config_file::from_value(config_file::read_document(state.data_dir())?)?;

@@ -49,7 +49,9 @@ fn close_request_objects(doc: &mut Value) {
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for item in paths.values().filter_map(Value::as_object) {
             for op in item.values() {
-                if let Some(content) = op.pointer("/requestBody/content").and_then(Value::as_object)
+                if let Some(content) = op
+                    .pointer("/requestBody/content")
+                    .and_then(Value::as_object)
                 {
                     pending.extend(content.values().filter_map(|c| c.get("schema")).cloned());
                 }
@@ -121,18 +123,18 @@ fn bound_integers(schema: &mut Value) {
     match schema {
         Value::Object(obj) => {
             if obj.get("type").and_then(Value::as_str) == Some("integer") {
-                let range: Option<(Value, Value)> =
-                    match obj.get("format").and_then(Value::as_str) {
-                        Some("uint8") => Some((0.into(), u8::MAX.into())),
-                        Some("uint16") => Some((0.into(), u16::MAX.into())),
-                        Some("uint32") => Some((0.into(), u32::MAX.into())),
-                        Some("uint64") => Some((0.into(), u64::MAX.into())),
-                        Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
-                        Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
-                        Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
-                        Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
-                        _ => None,
-                    };
+                let range: Option<(Value, Value)> = match obj.get("format").and_then(Value::as_str)
+                {
+                    Some("uint8") => Some((0.into(), u8::MAX.into())),
+                    Some("uint16") => Some((0.into(), u16::MAX.into())),
+                    Some("uint32") => Some((0.into(), u32::MAX.into())),
+                    Some("uint64") => Some((0.into(), u64::MAX.into())),
+                    Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
+                    Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
+                    Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                    Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                    _ => None,
+                };
                 if let Some((min, max)) = range {
                     obj.entry("minimum").or_insert(min);
                     obj.entry("maximum").or_insert(max);
@@ -329,7 +331,10 @@ mod tests {
         }});
         bound_integers(&mut schema);
         let p = &schema["properties"];
-        assert_eq!((&p["a"]["minimum"], &p["a"]["maximum"]), (&json!(0), &json!(u32::MAX)));
+        assert_eq!(
+            (&p["a"]["minimum"], &p["a"]["maximum"]),
+            (&json!(0), &json!(u32::MAX))
+        );
         assert_eq!(p["b"]["maximum"], 1000.0);
         assert_eq!(p["c"]["minimum"], json!(i64::MIN));
     }

@@ -219,9 +219,7 @@ impl LibraryApi {
     ) -> ApiResult<
         MatchResponse,
         Errors<
-            {
-                can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL | can::UPSTREAM
-            },
+            { can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL | can::UPSTREAM },
         >,
     > {
         let entry = state

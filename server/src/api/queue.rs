@@ -344,7 +344,9 @@ impl QueueApi {
         let q = queue(&state)?;
         let episodes = body.0.episodes;
         if episodes.is_empty() || episodes.len() > MAX_ADD {
-            return Err(ApiError::invalid("episodes", format!("give 1 to {MAX_ADD} episodes")).into());
+            return Err(
+                ApiError::invalid("episodes", format!("give 1 to {MAX_ADD} episodes")).into(),
+            );
         }
         let mut requests = Vec::with_capacity(episodes.len());
         // One library lookup per series, however many of its episodes are queued.

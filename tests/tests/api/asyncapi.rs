@@ -29,8 +29,16 @@ fn every_event() -> Vec<Event> {
     context.path = Some("Attack on Titan/Season 01/x.mp4".into());
     let bare = EventContext::new(key.clone());
     let events = vec![
-        Event::ScanStarted { scan_id: "s".into(), library: "/lib".into() },
-        Event::ScanProgress { scan_id: "s".into(), done: 1, total: 2, folder: None },
+        Event::ScanStarted {
+            scan_id: "s".into(),
+            library: "/lib".into(),
+        },
+        Event::ScanProgress {
+            scan_id: "s".into(),
+            done: 1,
+            total: 2,
+            folder: None,
+        },
         Event::ScanCompleted {
             scan_id: "s".into(),
             series: 1,
@@ -39,12 +47,29 @@ fn every_event() -> Vec<Event> {
             missing: None,
             duration_ms: 5,
         },
-        Event::ScanFailed { scan_id: "s".into(), error: "gone".into() },
-        Event::SeriesAdded { context: context.clone(), name: "Attack on Titan".into() },
-        Event::SeriesUpdated { key: key.clone(), site: "aniworld".into() },
-        Event::SuggestionsReady { folder: "Frieren".into() },
-        Event::DownloadQueued { item_id: 1, context: bare.clone() },
-        Event::DownloadStarted { item_id: 1, context: context.clone() },
+        Event::ScanFailed {
+            scan_id: "s".into(),
+            error: "gone".into(),
+        },
+        Event::SeriesAdded {
+            context: context.clone(),
+            name: "Attack on Titan".into(),
+        },
+        Event::SeriesUpdated {
+            key: key.clone(),
+            site: "aniworld".into(),
+        },
+        Event::SuggestionsReady {
+            folder: "Frieren".into(),
+        },
+        Event::DownloadQueued {
+            item_id: 1,
+            context: bare.clone(),
+        },
+        Event::DownloadStarted {
+            item_id: 1,
+            context: context.clone(),
+        },
         Event::DownloadProgress {
             context: context.clone(),
             progress: DownloadProgress {
@@ -56,8 +81,16 @@ fn every_event() -> Vec<Event> {
                 percent: None,
             },
         },
-        Event::DownloadCompleted { item_id: 1, context: context.clone(), size: 10 },
-        Event::DownloadFailed { item_id: 1, context: bare, error: "no hoster".into() },
+        Event::DownloadCompleted {
+            item_id: 1,
+            context: context.clone(),
+            size: 10,
+        },
+        Event::DownloadFailed {
+            item_id: 1,
+            context: bare,
+            error: "no hoster".into(),
+        },
         Event::QueueStatus {
             running: true,
             paused: false,
@@ -66,7 +99,11 @@ fn every_event() -> Vec<Event> {
             completed: 0,
             failed: 0,
         },
-        Event::HookFailed { script: "a.rhai".into(), hook: "on_scan_completed".into(), error: "x".into() },
+        Event::HookFailed {
+            script: "a.rhai".into(),
+            hook: "on_scan_completed".into(),
+            error: "x".into(),
+        },
         Event::ConnectionFailed {
             name: "hook".into(),
             kind: "webhook".into(),
@@ -102,19 +139,30 @@ fn every_event_type_is_in_the_document_with_its_room() {
     let doc = document();
     assert_eq!(doc["asyncapi"], "2.6.0");
     let messages = &doc["components"]["messages"];
-    let subscribed: BTreeSet<String> = doc["channels"]["/ws/connect"]["subscribe"]["message"]
-        ["oneOf"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["$ref"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
-        .collect();
+    let subscribed: BTreeSet<String> =
+        doc["channels"]["/ws/connect"]["subscribe"]["message"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
     let events = every_event();
     let kinds: BTreeSet<&str> = events.iter().map(Event::kind).collect();
     assert_eq!(kinds.len(), events.len(), "one sample per kind");
     for event in &events {
         let kind = event.kind();
-        assert!(subscribed.contains(kind), "{kind} is not a message of the channel");
+        assert!(
+            subscribed.contains(kind),
+            "{kind} is not a message of the channel"
+        );
         assert_eq!(
             messages[kind]["x-room"],
             aniworld_server::ws::room_of(event),
@@ -123,7 +171,10 @@ fn every_event_type_is_in_the_document_with_its_room() {
     }
     for room in aniworld_server::ws::ROOMS {
         let rooms = &doc["components"]["schemas"]["Room"]["enum"];
-        assert!(rooms.as_array().unwrap().iter().any(|r| r == room), "{room}");
+        assert!(
+            rooms.as_array().unwrap().iter().any(|r| r == room),
+            "{room}"
+        );
     }
 }
 
@@ -147,11 +198,17 @@ async fn real_messages_fit_the_documents_payload_schemas() {
     let token = app.token().await;
     let mut ws = crate::websocket::connect(
         &app,
-        &format!("token={token}&rooms=downloads,download_progress,scan_progress,system&heartbeat=1"),
+        &format!(
+            "token={token}&rooms=downloads,download_progress,scan_progress,system&heartbeat=1"
+        ),
     )
     .await;
     let r = app
-        .post("/api/anime/add", &token, json!({"link": "/anime/stream/attack-on-titan"}))
+        .post(
+            "/api/anime/add",
+            &token,
+            json!({"link": "/anime/stream/attack-on-titan"}),
+        )
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     app.post("/api/anime/rescan", &token, json!({})).await;
@@ -161,14 +218,21 @@ async fn real_messages_fit_the_documents_payload_schemas() {
         json!({"episodes": [{"key": "attack-on-titan", "season": 1, "episode": 1}]}),
     )
     .await;
-    assert_eq!(app.post("/api/queue/start", &token, json!({})).await.status(), 200);
+    assert_eq!(
+        app.post("/api/queue/start", &token, json!({}))
+            .await
+            .status(),
+        200
+    );
     for command in [
         json!({"action": "ping"}),
         json!({"action": "leave", "room": "system"}),
         json!({"action": "join", "room": "system"}),
         json!({"action": "dance"}),
     ] {
-        ws.send(Message::Text(command.to_string().into())).await.unwrap();
+        ws.send(Message::Text(command.to_string().into()))
+            .await
+            .unwrap();
     }
     let mut captured = Vec::new();
     let mut kinds = BTreeSet::new();
@@ -180,14 +244,34 @@ async fn real_messages_fit_the_documents_payload_schemas() {
         let v: Value = serde_json::from_str(&text).unwrap();
         kinds.insert(v["type"].as_str().unwrap_or_default().to_owned());
         captured.push(text);
-        let done = ["download_complete", "scan_complete", "heartbeat", "pong", "error", "joined", "left"]
-            .iter()
-            .all(|k| kinds.contains(*k));
+        let done = [
+            "download_complete",
+            "scan_complete",
+            "heartbeat",
+            "pong",
+            "error",
+            "joined",
+            "left",
+        ]
+        .iter()
+        .all(|k| kinds.contains(*k));
         if done {
             break;
         }
     }
-    for k in ["welcome", "series_added", "scan_complete", "download_queued", "download_complete", "queue_status", "pong", "joined", "left", "error", "heartbeat"] {
+    for k in [
+        "welcome",
+        "series_added",
+        "scan_complete",
+        "download_queued",
+        "download_complete",
+        "queue_status",
+        "pong",
+        "joined",
+        "left",
+        "error",
+        "heartbeat",
+    ] {
         assert!(kinds.contains(k), "no {k} message seen; saw {kinds:?}");
     }
     for event in every_event() {
@@ -197,7 +281,8 @@ async fn real_messages_fit_the_documents_payload_schemas() {
     let file = dir.path().join("messages.jsonl");
     std::fs::write(&file, captured.join("\n")).unwrap();
     let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/asyncapi.json");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/asyncapi_check.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/asyncapi_check.py");
     let out = std::process::Command::new(venv.join("bin/python"))
         .arg(script)
         .arg(spec)
@@ -215,7 +300,12 @@ async fn real_messages_fit_the_documents_payload_schemas() {
 #[tokio::test]
 async fn the_server_serves_the_asyncapi_document() {
     let app = crate::support::spawn_app().await;
-    let r = app.http.get(app.url("/asyncapi.json")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/asyncapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let served: Value = r.json().await.unwrap();
     assert_eq!(served, document());

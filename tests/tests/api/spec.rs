@@ -225,7 +225,14 @@ fn closed_sets_are_enums() {
     let prop = |schema: &str, p: &str| schemas[schema]["properties"][p].clone();
     assert_eq!(
         enum_of(&prop("QueueItemView", "status")),
-        ["pending", "downloading", "paused", "completed", "failed", "cancelled"]
+        [
+            "pending",
+            "downloading",
+            "paused",
+            "completed",
+            "failed",
+            "cancelled"
+        ]
     );
     assert_eq!(
         enum_of(&prop("SkippedView", "reason")),
@@ -274,7 +281,12 @@ fn anime_detail_has_name_and_a_deprecated_title() {
 }
 
 fn statuses(op: &Value) -> Vec<String> {
-    op["responses"].as_object().unwrap().keys().cloned().collect()
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// Each operation lists the errors it can get: 400/413/415 with a body, 400 with parameters,
@@ -315,7 +327,9 @@ fn every_operation_lists_the_errors_it_can_answer() {
     );
     assert_eq!(
         statuses(&spec["/api/auth/login"]["post"]),
-        ["200", "400", "401", "409", "413", "415", "429", "500", "503"]
+        [
+            "200", "400", "401", "409", "413", "415", "429", "500", "503"
+        ]
     );
 }
 
@@ -344,7 +358,11 @@ async fn wrong_types_are_rejected_not_coerced() {
     for (path, body, field) in [
         ("/api/anime/add", json!({"link": 172207}), "link"),
         ("/api/anime/search", json!({"query": false}), "query"),
-        ("/api/library/match", json!({"folder": "x", "link": 1.5}), "link"),
+        (
+            "/api/library/match",
+            json!({"folder": "x", "link": 1.5}),
+            "link",
+        ),
         (
             "/api/queue/add",
             json!({"episodes": [{"key": 7, "season": 1, "episode": 1}]}),
@@ -468,7 +486,10 @@ async fn the_served_document_is_the_published_one() {
         .text()
         .await
         .unwrap();
-    assert!(docs.contains("\"nullable\": true"), "Swagger UI shows the draft");
+    assert!(
+        docs.contains("\"nullable\": true"),
+        "Swagger UI shows the draft"
+    );
 }
 
 /// Schemathesis (pinned in `tests/run.sh`) against the real `aniworld serve` with the fixture site
@@ -487,7 +508,12 @@ async fn schemathesis_finds_nothing_against_the_real_server() {
     let library = dir.path().join("library");
     std::fs::create_dir_all(&data).unwrap();
     for (folder, site, key, files) in [
-        ("Attack on Titan", "aniworld", "attack-on-titan", vec!["Season 01/Attack on Titan - S01E001 - (German Dub).mp4"]),
+        (
+            "Attack on Titan",
+            "aniworld",
+            "attack-on-titan",
+            vec!["Season 01/Attack on Titan - S01E001 - (German Dub).mp4"],
+        ),
         ("Dark", "sto", "dark", vec![]),
     ] {
         let series = library.join(folder);
@@ -505,18 +531,53 @@ async fn schemathesis_finds_nothing_against_the_real_server() {
     }
     std::fs::create_dir_all(library.join("Frieren (2023)")).unwrap();
     let mut config = fixture_config(&fixture);
-    merge(&mut config, json!({"auth": {"max_failed_logins_per_minute": 100}}));
+    merge(
+        &mut config,
+        json!({"auth": {"max_failed_logins_per_minute": 100}}),
+    );
     std::fs::write(data.join("config.json"), config.to_string()).unwrap();
     let (_server, url) = aniworld_testkit::bin::start_binary(&data, &library);
     let http = reqwest::Client::new();
     let token = aniworld_testkit::bin::setup_and_login(&http, &url).await;
     let report = dir.path().join("report");
+    // Half the ids point at what the library has, so the fuzzing reaches past 404s.
+    let st_config = dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &st_config,
+        r#"
+[dictionaries]
+series = { values = ["attack-on-titan", "dark", "Attack on Titan", "Frieren (2023)"] }
+folders = { values = ["Frieren (2023)"] }
+
+[[operations]]
+include-operation-id = "anime_get"
+parameters = { "path.id" = { dictionary = "series", probability = 0.5 } }
+
+[[operations]]
+include-operation-id = "anime_cover"
+parameters = { "path.id" = { dictionary = "series", probability = 0.5 } }
+
+[[operations]]
+include-operation-id = "library_match"
+parameters = { "body.folder" = { dictionary = "folders", probability = 0.5 } }
+"#,
+    )
+    .unwrap();
     let run = tokio::process::Command::new(venv.join("bin/st"))
+        .arg("--config-file")
+        .arg(&st_config)
         .args(["run", &format!("{url}/openapi.json"), "--url", &url])
         .args(["--header", &format!("Authorization: Bearer {token}")])
-        .args(["--checks", "all", "--seed", "20261130", "--max-examples", "12"])
+        .args([
+            "--checks",
+            "all",
+            "--seed",
+            "20261130",
+            "--max-examples",
+            "60",
+        ])
         .args(["--workers", "2", "--request-timeout", "20", "--no-shrink"])
-        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .args(["--exclude-operation-id", "auth_logout"])
         .args(["--exclude-operation-id", "config_put"])
         .args(["--exclude-operation-id", "config_restore"])
