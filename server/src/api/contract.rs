@@ -25,6 +25,7 @@ pub fn document() -> Value {
             mark_optional_nullable(schema);
         }
     }
+    plain_references(&mut doc);
     close_request_objects(&mut doc);
     bound_integers(&mut doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -38,6 +39,38 @@ pub fn document() -> Value {
         }
     }
     doc
+}
+
+/// A described reference is `allOf: [{$ref}, {description}]` in poem-openapi's draft, which some
+/// client generators cannot take (openapi-python-client drops the whole model): the description
+/// moves next to `allOf`, which keeps the reference alone.
+fn plain_references(schema: &mut Value) {
+    match schema {
+        Value::Object(obj) => {
+            if let Some(Value::Array(list)) = obj.get_mut("allOf") {
+                let mut moved = Vec::new();
+                list.retain(|item| {
+                    let annotation_only = item.as_object().is_some_and(|o| {
+                        !o.is_empty()
+                            && o.keys()
+                                .all(|k| matches!(k.as_str(), "description" | "title"))
+                    });
+                    if annotation_only {
+                        moved.push(item.clone());
+                    }
+                    !annotation_only
+                });
+                for item in moved {
+                    for (k, v) in item.as_object().into_iter().flatten() {
+                        obj.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            obj.values_mut().for_each(plain_references);
+        }
+        Value::Array(list) => list.iter_mut().for_each(plain_references),
+        _ => {}
+    }
 }
 
 /// Request bodies take the properties their schema names and no others: every object schema a

@@ -212,12 +212,21 @@ async fn real_messages_fit_the_documents_payload_schemas() {
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     app.post("/api/anime/rescan", &token, json!({})).await;
-    app.post(
-        "/api/queue/add",
-        &token,
-        json!({"episodes": [{"key": "attack-on-titan", "season": 1, "episode": 1}]}),
-    )
-    .await;
+    let queued: Value = app
+        .post(
+            "/api/queue/add",
+            &token,
+            json!({"episodes": [{"key": "attack-on-titan", "season": 1, "episode": 1}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        queued["added"].as_array().map(Vec::len),
+        Some(1),
+        "{queued}"
+    );
     assert_eq!(
         app.post("/api/queue/start", &token, json!({}))
             .await

@@ -26,6 +26,12 @@ async fn generated_python_client_drives_setup_login_search_add_queue_status() {
         String::from_utf8_lossy(&generated.stdout),
         String::from_utf8_lossy(&generated.stderr)
     );
+    // Properties the server may send as null are typed so (they were `int | Unset` before).
+    let summary = std::fs::read_to_string(package.join("models/anime_summary.py")).unwrap();
+    assert!(
+        summary.contains("missing_episodes: int | None | Unset"),
+        "{summary}"
+    );
     let app = app_with_fake_provider().await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/client_flow.py");
     let run = tokio::process::Command::new(venv.join("bin/python"))

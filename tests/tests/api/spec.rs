@@ -536,7 +536,32 @@ async fn schemathesis_finds_nothing_against_the_real_server() {
         json!({"auth": {"max_failed_logins_per_minute": 100}}),
     );
     std::fs::write(data.join("config.json"), config.to_string()).unwrap();
-    let (_server, url) = aniworld_testkit::bin::start_binary(&data, &library);
+    // The server's log goes to a file, shown when schemathesis finds something.
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let _server = aniworld_testkit::bin::ServerProcess(
+        aniworld_testkit::bin::aniworld()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .arg("--library")
+            .arg(&library)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let url = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(rest) = text.split("listening on ").nth(1) {
+            break rest.lines().next().unwrap().trim().to_owned();
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the server did not start:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let http = reqwest::Client::new();
     let token = aniworld_testkit::bin::setup_and_login(&http, &url).await;
     let report = dir.path().join("report");
@@ -590,10 +615,15 @@ parameters = { "body.folder" = { dictionary = "folders", probability = 0.5 } }
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "schemathesis found problems:\n{stdout}\n{stderr}"
-    );
+    if !run.status.success() {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "schemathesis found problems:\n{stdout}\n{stderr}\nserver log (end):\n{}",
+            tail.join("\n")
+        );
+    }
     assert!(stdout.contains("passed"), "{stdout}");
     // The summary (cases per phase, warnings) is worth seeing with --nocapture.
     eprintln!("{stdout}");
