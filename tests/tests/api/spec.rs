@@ -589,6 +589,8 @@ parameters = { "body.folder" = { dictionary = "folders", probability = 0.5 } }
     )
     .unwrap();
     let run = tokio::process::Command::new(venv.join("bin/st"))
+        // Its cache (`.schemathesis/`) goes to the temp dir, not into the repository.
+        .current_dir(dir.path())
         .arg("--config-file")
         .arg(&st_config)
         .args(["run", &format!("{url}/openapi.json"), "--url", &url])
