@@ -316,6 +316,18 @@ fn every_operation_lists_the_errors_it_can_answer() {
                 assert!(has("400"), "{method} {path}: {got:?}");
             }
             assert!(has("503"), "{method} {path}: the request timeout");
+            // A handler returning the plain `ApiError` documents every error status there is.
+            let every = ["404", "409", "422", "429", "500", "502", "504"];
+            assert!(
+                !every.iter().all(|s| has(s)),
+                "{method} {path} lists every error status: return `ApiResult<T, Errors<{{...}}>>` \
+                 with the statuses its handler can answer"
+            );
+            assert_eq!(
+                has("429"),
+                path == "/api/auth/login",
+                "{method} {path}: 429"
+            );
             lists.insert(got);
         }
     }
