@@ -12,11 +12,13 @@ if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/de
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
 fi
 
-# The generated-client test (tests/tests/api/client.rs) uses openapi-python-client from PyPI in a venv.
+# The API tests run Python tools from PyPI (a generated client, openapi-spec-validator, schemathesis,
+# jsonschema for the AsyncAPI document), pinned in tests/openapi-tools.txt, in a venv.
 OPENAPI_VENV="${CARGO_TARGET_DIR:-target}/openapi-client-venv"
-if [ ! -x "$OPENAPI_VENV/bin/openapi-python-client" ]; then
-  python3 -m venv "$OPENAPI_VENV"
-  "$OPENAPI_VENV/bin/pip" install --quiet openapi-python-client
+if ! cmp -s tests/openapi-tools.txt "$OPENAPI_VENV/installed-tools.txt"; then
+  [ -x "$OPENAPI_VENV/bin/pip" ] || python3 -m venv "$OPENAPI_VENV"
+  "$OPENAPI_VENV/bin/pip" install --quiet -r tests/openapi-tools.txt
+  cp tests/openapi-tools.txt "$OPENAPI_VENV/installed-tools.txt"
 fi
 export ANIWORLD_OPENAPI_VENV="$(cd "$OPENAPI_VENV" && pwd)"
 

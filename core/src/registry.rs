@@ -207,14 +207,12 @@ impl Registry {
         providers
             .iter()
             .find_map(|p| p.key_from_link(link).map(|k| (p.clone(), k)))
+            // A well-formed text that names no series anywhere: nothing is at that link.
             .ok_or_else(|| {
-                Error::invalid(
-                    "link",
-                    format!(
-                        "{:?} is not a series link of any provider",
-                        link.chars().take(200).collect::<String>()
-                    ),
-                )
+                Error::NotFound(format!(
+                    "a series at link {:?}: it is not a series link of any provider",
+                    link.chars().take(200).collect::<String>()
+                ))
             })
     }
 

@@ -29,7 +29,7 @@ use crate::error::{error_response, json_errors};
 use crate::extensions::Extensions;
 use crate::metrics::Metrics;
 use crate::runtime::{Overrides, Runtime, RuntimeOptions};
-use crate::{body_errors, http_server, metrics, ui, ws};
+use crate::{allow_header, body_errors, http_server, metrics, ui, ws};
 
 /// What `aniworld serve` (or a test) decides besides the config file.
 #[derive(Debug, Clone, Default)]
@@ -415,6 +415,7 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         "/health",
         "/metrics",
         "/openapi.json",
+        "/asyncapi.json",
         "/docs",
         "/ws/",
     ]
@@ -438,10 +439,12 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
 
 fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
     let service = api::service();
-    let docs = service.swagger_ui();
-    let spec = service.spec();
-    let spec_value: Arc<serde_json::Value> =
-        Arc::new(serde_json::from_str(&spec).expect("the OpenAPI document is JSON"));
+    // Swagger UI shows the published document, not poem-openapi's draft of it.
+    let docs_html = service
+        .swagger_ui_html()
+        .replace(&service.spec(), &api::spec_json());
+    let spec = api::spec_json();
+    let spec_value: Arc<serde_json::Value> = Arc::new(api::contract::document());
     let operations = Arc::new(metrics::operation_paths(&spec_value));
     let api_endpoint = Arc::new(service.into_endpoint());
     let route = Route::new()
@@ -455,7 +458,23 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
                     .body(spec.clone())
             })),
         )
-        .nest("/docs", docs)
+        .nest(
+            "/docs",
+            Route::new().at(
+                "/",
+                get(poem::endpoint::make_sync(move |_| {
+                    poem::web::Html(docs_html.clone()).into_response()
+                })),
+            ),
+        )
+        .at(
+            "/asyncapi.json",
+            get(poem::endpoint::make_sync(|_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(ws::ASYNCAPI)
+            })),
+        )
         .at("/ws/connect", get(ws::connect))
         .at("/metrics", get(metrics::endpoint))
         .nest("/", ui::endpoint())
@@ -474,12 +493,14 @@ fn routes(state: &AppState) -> BoxEndpoint<'static, Response> {
         Some(cors) => route.with(cors).boxed(),
         None => route.boxed(),
     };
+    let allow_spec = spec_value.clone();
     endpoint
         .around(move |ep, req| body_errors::name_the_field(ep, req, spec_value.clone()))
         .around(limits)
         .data(state.clone())
         .around(json_errors)
         .around(move |ep, req| metrics::count_requests(ep, req, counters.clone()))
+        .around(move |ep, req| allow_header::allow_header(ep, req, allow_spec.clone()))
         .around(security_headers)
         .map_to_response()
         .boxed()

@@ -18,7 +18,7 @@ use aniworld_core::{Error, Result};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::redis_link::RedisLink;
 
 const PASSWORD_SETTING: &str = "auth.master_password_hash";
@@ -192,10 +192,11 @@ impl AuthService {
 
     /// Sets the master password; refused (409) once one is set.
     pub async fn setup(&self, password: String, bcrypt_cost: u32) -> Result<(), ApiError> {
-        check_password_shape(&password)?;
+        // Once set, every setup is the same 409, whatever password it carries.
         if self.is_setup().await? {
             return Err(already_set_up());
         }
+        check_password_shape(&password)?;
         let hash = self
             .bcrypt("password hashing", move || {
                 bcrypt::hash(password, bcrypt_cost)
@@ -298,7 +299,7 @@ impl AuthService {
     ) -> Result<IssuedToken, ApiError> {
         let Some(hash) = self.store.settings().get(PASSWORD_SETTING).await? else {
             return Err(ApiError::conflict(
-                "setup_required",
+                ErrorCode::SetupRequired,
                 "no master password is set yet; call POST /api/auth/setup first",
             ));
         };
@@ -430,7 +431,7 @@ pub fn spawn_session_purge(store: Store, interval: Duration) -> tokio::task::Joi
 
 fn already_set_up() -> ApiError {
     ApiError::conflict(
-        "already_setup",
+        ErrorCode::AlreadySetup,
         "the master password is already set; log in instead",
     )
 }

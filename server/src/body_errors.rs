@@ -1,10 +1,12 @@
-//! Names the field when a JSON request body does not fit its operation's schema.
+//! Checks a JSON request body against its operation's schema in the published document, and names
+//! the field when it does not fit.
 //!
-//! poem-openapi rejects such a body with a message about type names only ("failed to parse
-//! uint32"). This middleware keeps a copy of the (already size-limited) body and, when parsing
-//! failed, walks it along the operation's request schema in the OpenAPI document to find the
-//! first value of the wrong type, the first missing required field, or else the first unknown
-//! key; the 400 answer then carries `details.field` (`episodes[0].season`, `download.max_parallel`).
+//! Before the handler runs, the body is walked along the operation's request schema: a value of
+//! the wrong type (poem-openapi would turn `172207` or `false` into the string `"172207"` or
+//! `"false"`), outside its `enum`, `minimum`/`maximum`, `minLength`/`maxLength`, `pattern` or
+//! `minItems`/`maxItems`, or a missing required field is answered with 400 and `details.field`
+//! (`episodes[0].season`, `download.max_parallel`). When poem-openapi rejects a body for another
+//! reason, the first unknown key is named the same way.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use poem::http::{Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use serde_json::Value;
 
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorCode};
 
 /// The middleware; `spec` is the served OpenAPI document.
 pub async fn name_the_field<E: Endpoint>(
@@ -32,6 +34,13 @@ pub async fn name_the_field<E: Endpoint>(
     req.set_body(body.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    // A caller without a valid token learns nothing about the body: the operation answers 401.
+    if let Ok(value) = serde_json::from_slice::<Value>(&body)
+        && let Some((field, problem)) = misfit(&spec, &method, &path, &value)
+        && (!secured(&spec, &method, &path) || authenticated(&req).await)
+    {
+        return Ok(field_error(&field, &problem));
+    }
     match ep.call(req).await {
         Err(err) if err.is::<poem_openapi::error::ParseRequestPayloadError>() => {
             let located = serde_json::from_slice::<Value>(&body)
@@ -46,15 +55,52 @@ pub async fn name_the_field<E: Endpoint>(
     }
 }
 
+/// Whether the operation needs the bearer token.
+fn secured(spec: &Value, method: &Method, path: &str) -> bool {
+    path_item(spec, path)
+        .and_then(|item| item.get(method.as_str().to_ascii_lowercase()))
+        .and_then(|op| op.get("security"))
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty())
+}
+
+/// Whether the request carries a valid bearer token.
+async fn authenticated(req: &Request) -> bool {
+    let Some(state) = req.data::<crate::app::AppState>() else {
+        return false;
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        Some(t) => state.auth().verify(t.trim()).await.is_ok(),
+        None => false,
+    }
+}
+
 fn field_error(field: &str, problem: &str) -> Response {
     let body = ErrorBody {
-        error: "bad_request".to_owned(),
+        error: ErrorCode::BadRequest,
         message: format!("invalid request body: {field}: {problem}"),
         details: Some(serde_json::json!({ "field": field })),
     };
     let mut resp = poem::web::Json(body).into_response();
     resp.set_status(StatusCode::BAD_REQUEST);
     resp
+}
+
+/// The first value of the body that does not fit the request schema of `method path` (type,
+/// range, length, pattern, required): `(field, why)`.
+pub fn misfit(
+    spec: &Value,
+    method: &Method,
+    path: &str,
+    value: &Value,
+) -> Option<(String, String)> {
+    let schema = request_schema(spec, method, path)?;
+    Walker { spec }.check(schema, value, "", Pass::Types)
 }
 
 /// The first problem of `value` against the request schema of `method path`: `(field, why)`.
@@ -71,19 +117,24 @@ pub fn locate(
         .or_else(|| walker.check(schema, value, "", Pass::UnknownKeys))
 }
 
-fn request_schema<'s>(spec: &'s Value, method: &Method, path: &str) -> Option<&'s Value> {
+/// The document's path item that serves `path`.
+pub(crate) fn path_item<'s>(spec: &'s Value, path: &str) -> Option<&'s Value> {
     let paths = spec.get("paths")?.as_object()?;
     let path = match path.strip_suffix('/') {
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,
     };
     // A literal path (`/api/queue/status`) wins over a template (`/api/queue/{item_id}`).
-    let item = paths.get(path).or_else(|| {
+    paths.get(path).or_else(|| {
         paths
             .iter()
             .find(|(template, _)| matches_template(template, path))
             .map(|(_, item)| item)
-    })?;
+    })
+}
+
+fn request_schema<'s>(spec: &'s Value, method: &Method, path: &str) -> Option<&'s Value> {
+    let item = path_item(spec, path)?;
     let content = item
         .get(method.as_str().to_ascii_lowercase())?
         .pointer("/requestBody/content")?
@@ -229,6 +280,9 @@ impl<'s> Walker<'s> {
                             }
                         }
                         (None, Some(Value::Bool(true))) => {}
+                        (None, Some(Value::Bool(false))) => {
+                            return Some((child_path, "unknown key".to_owned()));
+                        }
                         (None, _) if pass == Pass::UnknownKeys => {
                             return Some((child_path, "unknown key".to_owned()));
                         }
@@ -241,12 +295,23 @@ impl<'s> Walker<'s> {
                 let Value::Array(items) = value else {
                     return wrong("a list");
                 };
+                if pass == Pass::Types
+                    && let Some(problem) = count_problem(schema, items.len(), "items")
+                {
+                    return Some((field(), problem));
+                }
                 let item_schema = schema.get("items")?;
                 items.iter().enumerate().find_map(|(i, item)| {
                     self.check(item_schema, item, &format!("{}[{i}]", field()), pass)
                 })
             }
-            Some("string") if !value.is_string() => wrong("a string"),
+            Some("string") => match value.as_str() {
+                None => wrong("a string"),
+                Some(text) if pass == Pass::Types => {
+                    string_problem(schema, text).map(|problem| (field(), problem))
+                }
+                Some(_) => None,
+            },
             Some("boolean") if !value.is_boolean() => wrong("true or false"),
             Some("number") if !value.is_number() => wrong("a number"),
             Some("integer") => {
@@ -275,6 +340,18 @@ impl<'s> Walker<'s> {
                     Some(n) if pass == Pass::Types && (n < min || n > max) => {
                         Some((field(), format!("{n} is out of range ({min} to {max})")))
                     }
+                    Some(n) if pass == Pass::Types => {
+                        let bound = |key| schema.get(key).and_then(Value::as_f64);
+                        match (bound("minimum"), bound("maximum")) {
+                            (Some(low), _) if (n as f64) < low => {
+                                Some((field(), format!("must be at least {low}")))
+                            }
+                            (_, Some(high)) if (n as f64) > high => {
+                                Some((field(), format!("must be at most {high}")))
+                            }
+                            _ => None,
+                        }
+                    }
                     _ => None,
                 }
             }
@@ -283,12 +360,37 @@ impl<'s> Walker<'s> {
     }
 }
 
+/// `minItems`/`maxItems` (`minLength`/`maxLength` for `what` = "characters").
+fn count_problem(schema: &Value, count: usize, what: &str) -> Option<String> {
+    let (min_key, max_key) = match what {
+        "items" => ("minItems", "maxItems"),
+        _ => ("minLength", "maxLength"),
+    };
+    let limit = |key| schema.get(key).and_then(Value::as_u64);
+    match (limit(min_key), limit(max_key)) {
+        (Some(min), _) if (count as u64) < min => Some(format!("needs at least {min} {what}")),
+        (_, Some(max)) if (count as u64) > max => Some(format!("may have at most {max} {what}")),
+        _ => None,
+    }
+}
+
+fn string_problem(schema: &Value, text: &str) -> Option<String> {
+    if let Some(problem) = count_problem(schema, text.chars().count(), "characters") {
+        return Some(problem);
+    }
+    let pattern = schema.get("pattern").and_then(Value::as_str)?;
+    match regex::Regex::new(pattern) {
+        Ok(re) if !re.is_match(text) => Some(format!("must match {pattern}")),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spec() -> Value {
-        serde_json::from_str(&crate::api::service().spec()).unwrap()
+        crate::api::contract::document()
     }
 
     fn at(method: Method, path: &str, body: Value) -> Option<(String, String)> {
@@ -339,12 +441,70 @@ mod tests {
     }
 
     #[test]
+    fn values_are_not_coerced_and_constraints_apply() {
+        let misfit = |method, path, body| misfit(&spec(), &method, path, &body);
+        let (field, why) = misfit(
+            Method::POST,
+            "/api/anime/add",
+            serde_json::json!({"link": 172207}),
+        )
+        .unwrap();
+        assert_eq!(field, "link");
+        assert!(why.contains("string"), "{why}");
+        let (field, _) = misfit(
+            Method::POST,
+            "/api/anime/search",
+            serde_json::json!({"query": false}),
+        )
+        .unwrap();
+        assert_eq!(field, "query");
+        let (field, why) = misfit(
+            Method::POST,
+            "/api/anime/search",
+            serde_json::json!({"query": ""}),
+        )
+        .unwrap();
+        assert_eq!(field, "query");
+        assert!(why.contains("at least 1"), "{why}");
+        let (field, why) = misfit(
+            Method::POST,
+            "/api/queue/add",
+            serde_json::json!({"episodes": [{"key": "-bad", "season": 1, "episode": 1}]}),
+        )
+        .unwrap();
+        assert_eq!(field, "episodes[0].key");
+        assert!(why.contains("must match"), "{why}");
+        let (field, _) = misfit(
+            Method::POST,
+            "/api/queue/add",
+            serde_json::json!({"episodes": [{"key": "a", "season": 1, "episode": 0}]}),
+        )
+        .unwrap();
+        assert_eq!(field, "episodes[0].episode");
+        let (field, _) = misfit(
+            Method::POST,
+            "/api/queue/add",
+            serde_json::json!({"episodes": []}),
+        )
+        .unwrap();
+        assert_eq!(field, "episodes");
+        assert_eq!(
+            misfit(
+                Method::POST,
+                "/api/queue/add",
+                serde_json::json!({"episodes": [{"key": "a", "season": 0, "episode": 1, "language": null}]}),
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn a_valid_body_has_no_problem_and_unknown_routes_are_ignored() {
         assert_eq!(
             at(
                 Method::POST,
                 "/api/auth/login",
-                serde_json::json!({"password": "x"})
+                serde_json::json!({"password": "long enough"})
             ),
             None
         );

@@ -3,6 +3,7 @@
 //! [`runtime::Runtime`] is the one composition root (`aniworld serve` and every CLI command);
 //! [`app::App::build`] puts the HTTP application over it.
 
+pub mod allow_header;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -20,6 +20,10 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::app::AppState;
 use crate::error::ApiError;
 
+/// The AsyncAPI document of this WebSocket (served at `/asyncapi.json`); the API tests check it
+/// against every event type and against the messages a server sends.
+pub const ASYNCAPI: &str = include_str!("../../openapi/asyncapi.json");
+
 pub const ROOMS: [&str; 4] = ["downloads", "download_progress", "scan_progress", "system"];
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);

@@ -6,6 +6,8 @@ mod support;
 
 #[path = "api/anime.rs"]
 mod anime;
+#[path = "api/asyncapi.rs"]
+mod asyncapi;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/catalogue.rs"]

@@ -208,19 +208,17 @@ impl QueueRepo {
     pub async fn insert_many(&self, items: &[NewQueueItem<'_>]) -> Result<Vec<Option<QueueItem>>> {
         let ts = now();
         let mut tx = self.pool().begin().await?;
-        let (last,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM queue_items")
-            .fetch_one(&mut *tx)
-            .await?;
+        // The transaction's first statement writes: a read first would make SQLite refuse the
+        // write at once (SQLITE_BUSY, not waited for) whenever another connection wrote meanwhile.
         let sql = format!(
             "INSERT INTO queue_items (key, site, folder, season, episode, language, status, priority, \
              position, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, \
+             (SELECT COALESCE(MAX(position), 0) + 1 FROM queue_items), $8, $9) \
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         );
         let mut out = Vec::with_capacity(items.len());
-        let mut position = last;
         for item in items {
-            position += 1;
             let inserted = sqlx::query_as::<_, QueueRow>(&sql)
                 .bind(item.key)
                 .bind(item.site)
@@ -229,7 +227,6 @@ impl QueueRepo {
                 .bind(i64::from(item.episode))
                 .bind(item.language)
                 .bind(item.priority)
-                .bind(position)
                 .bind(ts)
                 .bind(ts)
                 .fetch_optional(&mut *tx)
@@ -876,5 +873,47 @@ mod tests {
         let done = repo.get(claimed.id).await.unwrap();
         assert_eq!((done.status, done.bytes), (ItemStatus::Completed, 20));
         assert_eq!(repo.clear_completed().await.unwrap(), 1);
+    }
+
+    /// Adds from several connections at once (two API calls, a download updating its item) all
+    /// succeed, in one queue order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_adds_all_succeed_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::storage::Store::open_sqlite(&dir.path().join("q.db"))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..8u32 {
+            let repo = store.queue();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..10u32 {
+                    let key = format!("series-{t}");
+                    let items: Vec<NewQueueItem<'_>> = (1..=5)
+                        .map(|e| NewQueueItem {
+                            key: &key,
+                            site: "aniworld",
+                            folder: None,
+                            season: round + 1,
+                            episode: e,
+                            language: None,
+                            priority: 0,
+                        })
+                        .collect();
+                    repo.insert_many(&items).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let positions: Vec<(i64,)> =
+            sqlx::query_as("SELECT position FROM queue_items ORDER BY position")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(positions.len(), 400);
+        let distinct: std::collections::BTreeSet<i64> = positions.iter().map(|p| p.0).collect();
+        assert_eq!(distinct.len(), 400, "positions are unique");
     }
 }

@@ -14,11 +14,10 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use super::common::Language;
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
-
-const MAX_PER_PAGE: u32 = 500;
+use crate::error::{ApiError, ApiResult, ErrorCode, Errors, can};
 
 #[derive(Debug, Clone, Object)]
 pub struct AnimeSummary {
@@ -213,8 +212,8 @@ pub struct EpisodeDetail {
     pub number: u32,
     pub title_de: Option<String>,
     pub title_en: Option<String>,
-    /// Languages offered (`German Dub`, ...); empty when the listing did not say.
-    pub languages: Vec<String>,
+    /// Languages offered; empty when the listing did not say.
+    pub languages: Vec<Language>,
     pub on_disk: bool,
 }
 
@@ -228,7 +227,10 @@ pub struct SeasonDetail {
 #[derive(Debug, Object)]
 pub struct AnimeDetail {
     pub key: String,
-    /// The series name.
+    /// The series name (as `name` in `AnimeSummary`).
+    pub name: String,
+    /// The series name: the same as `name`, which replaces it.
+    #[oai(deprecated)]
     pub title: String,
     pub site: String,
     pub folder: String,
@@ -290,9 +292,11 @@ impl From<ProviderDataState> for ProviderState {
 
 #[derive(Debug, Object)]
 pub struct SearchRequest {
-    /// Text to search for (1 to 200 characters).
+    /// Text to search for.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub query: String,
     /// Only this provider; all providers when absent.
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub site: Option<String>,
 }
 
@@ -325,8 +329,10 @@ impl From<aniworld_core::model::SearchResult> for SearchHit {
 #[derive(Debug, Object)]
 pub struct AddRequest {
     /// A provider link (`/anime/stream/{key}`), a full URL, or a bare key.
+    #[oai(validator(min_length = 1, max_length = 2048))]
     pub link: String,
     /// Provider id; guessed from the link when absent.
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub site: Option<String>,
 }
 
@@ -442,8 +448,10 @@ impl AnimeApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         /// 1-based page number.
+        #[oai(validator(minimum(value = "1")))]
         page: Query<Option<u32>>,
-        /// Items per page (1 to 500, default 50).
+        /// Items per page (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         per_page: Query<Option<u32>>,
         /// Case-insensitive text in name, key or folder.
         q: Query<Option<String>>,
@@ -460,18 +468,10 @@ impl AnimeApi {
         followed: Query<Option<bool>>,
         sort: Query<Option<AnimeSort>>,
         order: Query<Option<SortOrder>>,
-    ) -> ApiResult<Json<AnimeList>> {
+    ) -> ApiResult<Json<AnimeList>, Errors<{ can::NOTHING }>> {
         let page = page.0.unwrap_or(1);
         let per_page = per_page.0.unwrap_or(50);
-        if page == 0 {
-            return Err(ApiError::invalid("page", "pages start at 1"));
-        }
-        if per_page == 0 || per_page > MAX_PER_PAGE {
-            return Err(ApiError::invalid(
-                "per_page",
-                format!("must be between 1 and {MAX_PER_PAGE}"),
-            ));
-        }
+        // `page` and `per_page` are in range: their validators are checked before this runs.
         let sort = match sort.0.unwrap_or(AnimeSort::Name) {
             AnimeSort::Name => SortBy::Name,
             AnimeSort::Key => SortBy::Key,
@@ -514,7 +514,8 @@ impl AnimeApi {
         state: Data<&AppState>,
         /// Series key or folder name.
         id: Path<String>,
-    ) -> ApiResult<Json<AnimeDetail>> {
+    ) -> ApiResult<Json<AnimeDetail>, Errors<{ can::NOT_FOUND | can::INTERNAL | can::UPSTREAM }>>
+    {
         let entry = state
             .library()
             .find(&id.0)
@@ -536,7 +537,7 @@ impl AnimeApi {
                                 number: e.number,
                                 title_de: e.title_de.clone(),
                                 title_en: e.title_en.clone(),
-                                languages: e.languages.iter().map(|l| l.to_string()).collect(),
+                                languages: e.languages.iter().map(|l| Language::from(*l)).collect(),
                                 on_disk: on_disk.contains(&(s.number, e.number)),
                             })
                             .collect(),
@@ -554,6 +555,7 @@ impl AnimeApi {
         Ok(Json(AnimeDetail {
             link: link_of(&state, &e.site, &e.key),
             key: e.key.to_string(),
+            name: e.name.clone(),
             title: e.name.clone(),
             site: e.site.clone(),
             folder: e.folder.clone(),
@@ -644,7 +646,10 @@ impl AnimeApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<SearchRequest>,
-    ) -> ApiResult<Json<Vec<SearchHit>>> {
+    ) -> ApiResult<
+        Json<Vec<SearchHit>>,
+        Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::UPSTREAM }>,
+    > {
         let outcome =
             aniworld_core::search::search(state.registry(), &body.0.query, body.0.site.as_deref())
                 .await?;
@@ -661,7 +666,12 @@ impl AnimeApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<AddRequest>,
-    ) -> ApiResult<AddResponse> {
+    ) -> ApiResult<
+        AddResponse,
+        Errors<
+            { can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL | can::UPSTREAM },
+        >,
+    > {
         let entry = state
             .library()
             .add(&body.0.link, body.0.site.as_deref())
@@ -672,7 +682,12 @@ impl AnimeApi {
     /// Rescans the library folder in the background. Progress arrives on the WebSocket room
     /// `scan_progress`; while a scan runs, another call returns the running scan's id.
     #[oai(path = "/rescan", method = "post", operation_id = "anime_rescan")]
-    async fn rescan(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<RescanResponse> {
+    async fn rescan(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<RescanResponse, Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::INTERNAL }>>
+    {
         let (scan_id, started) = state.library().start_scan()?;
         Ok(RescanResponse::Accepted(Json(ScanAccepted {
             scan_id,
@@ -690,7 +705,7 @@ fn truncate(s: &str) -> String {
 fn not_found_or_unmatched(state: &AppState, id: &str) -> ApiError {
     match state.library().unmatched().iter().find(|u| u.folder == id) {
         Some(u) => ApiError::not_found_with(
-            "unmatched_folder",
+            ErrorCode::UnmatchedFolder,
             format!(
                 "folder {:?} has no .aniworld.json yet, so it is not a series of the library: \
                  match it to a provider series with POST /api/library/match \

@@ -7,11 +7,12 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Errors, can};
 
 #[derive(Debug, Object)]
 pub struct PasswordRequest {
-    /// The master password (8 to 72 bytes).
+    /// The master password: at least 8 characters, at most 72 bytes (UTF-8).
+    #[oai(validator(min_length = 8, max_length = 72))]
     pub password: String,
 }
 
@@ -19,10 +20,15 @@ pub struct PasswordRequest {
 pub struct LoginResponse {
     /// Bearer token for `Authorization: Bearer <token>` and `/ws/connect?token=<token>`.
     pub token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Unix seconds.
     pub expires_at: i64,
+}
+
+/// How to send the token: `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+pub enum TokenType {
+    Bearer,
 }
 
 #[derive(Debug, Object)]
@@ -54,7 +60,8 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         body: Json<PasswordRequest>,
-    ) -> ApiResult<Json<AuthStatus>> {
+    ) -> ApiResult<Json<AuthStatus>, Errors<{ can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL }>>
+    {
         let cost = state.config().auth.bcrypt_cost;
         state.auth().setup(body.0.password, cost).await?;
         Ok(Json(AuthStatus {
@@ -71,7 +78,10 @@ impl AuthApi {
         state: Data<&AppState>,
         req: &Request,
         body: Json<PasswordRequest>,
-    ) -> ApiResult<Json<LoginResponse>> {
+    ) -> ApiResult<
+        Json<LoginResponse>,
+        Errors<{ can::UNAUTHORIZED | can::CONFLICT | can::TOO_MANY_REQUESTS | can::INTERNAL }>,
+    > {
         let auth_config = state.config().auth.clone();
         let issued = state
             .auth()
@@ -84,21 +94,29 @@ impl AuthApi {
             .await?;
         Ok(Json(LoginResponse {
             token: issued.token,
-            token_type: "Bearer".to_owned(),
+            token_type: TokenType::Bearer,
             expires_at: issued.expires_at,
         }))
     }
 
     /// Revokes the caller's session.
     #[oai(path = "/logout", method = "post", operation_id = "auth_logout")]
-    async fn logout(&self, auth: BearerAuth, state: Data<&AppState>) -> ApiResult<LogoutResponse> {
+    async fn logout(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<LogoutResponse, Errors<{ can::INTERNAL }>> {
         state.auth().logout(&auth.0.sid).await?;
         Ok(LogoutResponse::LoggedOut)
     }
 
     /// Whether setup is done and whether the caller is authenticated. Public.
     #[oai(path = "/status", method = "get", operation_id = "auth_status")]
-    async fn status(&self, state: Data<&AppState>, req: &Request) -> ApiResult<Json<AuthStatus>> {
+    async fn status(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+    ) -> ApiResult<Json<AuthStatus>, Errors<{ can::INTERNAL }>> {
         let setup_done = state.auth().is_setup().await?;
         let token = req
             .headers()

@@ -9,7 +9,7 @@ use super::config_types::{ConfigDoc, OverriddenKey, OverrideSource};
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
 use crate::config_file;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Errors, can};
 use aniworld_core::config::{Config, ConnectionConfig, json_pointer};
 use aniworld_core::connections::redacted_url;
 
@@ -400,7 +400,11 @@ impl ConfigApi {
     /// The config in effect (environment and command-line overrides applied, passwords in URLs
     /// redacted); `overridden` lists the keys those set.
     #[oai(path = "/", method = "get", operation_id = "config_get")]
-    async fn get(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<ConfigDoc>> {
+    async fn get(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<ConfigDoc>, Errors<{ can::INTERNAL }>> {
         Ok(Json(effective_doc(&state)?))
     }
 
@@ -415,7 +419,7 @@ impl ConfigApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<ConfigDoc>,
-    ) -> ApiResult<Json<ConfigSaved>> {
+    ) -> ApiResult<Json<ConfigSaved>, Errors<{ can::UNPROCESSABLE | can::INTERNAL }>> {
         let _guard = state.config_write_lock().await;
         check_file_only_keys(&state, &patch_value(&body.0))?;
         let config = merged_config(&state, body.0)?;
@@ -434,7 +438,7 @@ impl ConfigApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<ConfigDoc>,
-    ) -> ApiResult<Json<ConfigValidation>> {
+    ) -> ApiResult<Json<ConfigValidation>, Errors<{ can::INTERNAL }>> {
         let result = check_file_only_keys(&state, &patch_value(&body.0))
             .and_then(|()| merged_config(&state, body.0));
         Ok(Json(validation_of(result)))
@@ -446,7 +450,7 @@ impl ConfigApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<Vec<ConfigBackup>>> {
+    ) -> ApiResult<Json<Vec<ConfigBackup>>, Errors<{ can::INTERNAL }>> {
         let dir = config_file::backup_dir(state.data_dir());
         let names = config_file::list_backups(state.data_dir())?;
         Ok(Json(
@@ -477,12 +481,13 @@ impl ConfigApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         name: Path<String>,
-    ) -> ApiResult<Json<ConfigSaved>> {
+    ) -> ApiResult<Json<ConfigSaved>, Errors<{ can::NOT_FOUND | can::UNPROCESSABLE | can::INTERNAL }>>
+    {
         let _guard = state.config_write_lock().await;
         let backup = config_file::read_backup(state.data_dir(), &name.0)?;
         let current = config_file::from_value(config_file::read_document(state.data_dir())?)?;
         if let Some(key) = current.file_only_change(&backup) {
-            return Err(read_only_error(&key));
+            return Err(read_only_error(&key).into());
         }
         let before = config_file::list_backups(state.data_dir())?;
         config_file::restore_backup(state.data_dir(), &name.0)?;

@@ -7,7 +7,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Errors, can};
 
 /// A connection and how its last delivery went. Never shows the URL or token.
 #[derive(Debug, Object)]
@@ -27,6 +27,7 @@ pub struct ConnectionState {
 #[oai(deny_unknown_fields)]
 pub struct TestConnectionRequest {
     /// The connection's `name` in the config.
+    #[oai(validator(min_length = 1))]
     pub name: String,
 }
 
@@ -50,7 +51,7 @@ impl ConnectionsApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<Vec<ConnectionState>>> {
+    ) -> ApiResult<Json<Vec<ConnectionState>>, Errors<{ can::INTERNAL }>> {
         let rows = state.connections().statuses().await?;
         Ok(Json(
             rows.into_iter()
@@ -74,7 +75,7 @@ impl ConnectionsApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<TestConnectionRequest>,
-    ) -> ApiResult<Json<TestConnectionResult>> {
+    ) -> ApiResult<Json<TestConnectionResult>, Errors<{ can::NOT_FOUND | can::INTERNAL }>> {
         let outcome = state.connections().test(&body.0.name).await?;
         Ok(Json(TestConnectionResult {
             ok: outcome.ok,

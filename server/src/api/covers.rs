@@ -22,7 +22,7 @@ use sha2::Sha256;
 
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Errors, can};
 
 const DAY: i64 = 86_400;
 /// How long the browser may keep a cover without asking again.
@@ -141,7 +141,10 @@ impl CoversApi {
         id: Path<String>,
         /// Expiry of a signed URL (unix seconds), with `sig`.
         exp: Query<Option<i64>>,
-    ) -> ApiResult<CoverResponse> {
+    ) -> ApiResult<
+        CoverResponse,
+        Errors<{ can::UNAUTHORIZED | can::NOT_FOUND | can::INTERNAL | can::UPSTREAM }>,
+    > {
         let entry = state.library().find(&id.0).ok_or_else(|| {
             ApiError::not_found(format!(
                 "no series with key or folder {:?}",
@@ -156,7 +159,8 @@ impl CoversApi {
                 return Err(ApiError::unauthorized(
                     "the cover link is not valid (expired or not signed by this server): \
                      reload the page for a fresh one",
-                ));
+                )
+                .into());
             }
         }
         let covers = state.covers();

@@ -79,10 +79,18 @@ pub struct HosterDown {
     pub error: String,
 }
 
+/// `ok`, or `degraded` when a component (the database) is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
 #[derive(Debug, Object)]
 pub struct Health {
     /// `ok`, or `degraded` when the database or a configured Redis is down.
-    pub status: String,
+    pub status: HealthStatus,
     pub version: String,
     pub uptime_secs: u64,
     pub database: ComponentHealth,
@@ -171,7 +179,11 @@ impl HealthApi {
         let ok = database.ok;
         let degraded = !ok || redis.status == RedisHealthStatus::Down;
         let health = Health {
-            status: if degraded { "degraded" } else { "ok" }.to_owned(),
+            status: if degraded {
+                HealthStatus::Degraded
+            } else {
+                HealthStatus::Ok
+            },
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_secs: state.uptime().as_secs(),
             database,

@@ -12,9 +12,8 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use super::anime::{AnimeSummary, SearchHit, summary};
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, Errors, can};
 
-const MAX_PER_PAGE: u32 = 200;
 /// How long a page of unmatched folders waits for suggestion searches before it answers with
 /// what it has (the rest follow as `suggestions_ready` events).
 const SUGGESTIONS_WAIT: Duration = Duration::from_millis(1500);
@@ -93,10 +92,14 @@ pub struct UnmatchedList {
 #[derive(Debug, Object)]
 pub struct MatchRequest {
     /// The folder's name in the library (as `GET /api/library/unmatched` lists it).
+    /// A plain folder name: not hidden, no `/`; at most 255 bytes.
+    #[oai(validator(max_length = 255, pattern = r"^[^./\x00][^/\x00]*$"))]
     pub folder: String,
     /// A provider link (`/anime/stream/{key}`), a full URL, or a bare key.
+    #[oai(validator(min_length = 1, max_length = 2048))]
     pub link: String,
     /// Provider id; guessed from the link when absent.
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub site: Option<String>,
 }
 
@@ -118,7 +121,7 @@ impl LibraryApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<LibraryStatus>> {
+    ) -> ApiResult<Json<LibraryStatus>, Errors<{ can::NOTHING }>> {
         let library = state.library();
         let root = library.root();
         let error = match std::fs::read_dir(&root) {
@@ -155,23 +158,17 @@ impl LibraryApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         /// 1-based page number.
+        #[oai(validator(minimum(value = "1")))]
         page: Query<Option<u32>>,
-        /// Folders per page (1 to 200, default 20).
+        /// Folders per page (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         per_page: Query<Option<u32>>,
         /// Case-insensitive text in the folder name.
         q: Query<Option<String>>,
-    ) -> ApiResult<Json<UnmatchedList>> {
+    ) -> ApiResult<Json<UnmatchedList>, Errors<{ can::NOTHING }>> {
         let page = page.0.unwrap_or(1);
         let per_page = per_page.0.unwrap_or(20);
-        if page == 0 {
-            return Err(ApiError::invalid("page", "pages start at 1"));
-        }
-        if per_page == 0 || per_page > MAX_PER_PAGE {
-            return Err(ApiError::invalid(
-                "per_page",
-                format!("must be between 1 and {MAX_PER_PAGE}"),
-            ));
-        }
+        // `page` and `per_page` are in range: their validators are checked before this runs.
         let library = state.library();
         let (folders, total) = library.unmatched_page(
             q.0.as_deref(),
@@ -219,7 +216,12 @@ impl LibraryApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<MatchRequest>,
-    ) -> ApiResult<MatchResponse> {
+    ) -> ApiResult<
+        MatchResponse,
+        Errors<
+            { can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE | can::INTERNAL | can::UPSTREAM },
+        >,
+    > {
         let entry = state
             .library()
             .match_folder(&body.0.folder, &body.0.link, body.0.site.as_deref())

@@ -11,7 +11,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Errors, can};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -192,7 +192,11 @@ impl PluginsApi {
     /// version, source and status (active, overridden, disabled with the reason, or a script error
     /// with file and line).
     #[oai(path = "/", method = "get", operation_id = "plugins_list")]
-    async fn list(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<Json<PluginList>> {
+    async fn list(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<Json<PluginList>, Errors<{ can::NOTHING }>> {
         Ok(Json(list(&state)))
     }
 
@@ -204,7 +208,7 @@ impl PluginsApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<PluginList>> {
+    ) -> ApiResult<Json<PluginList>, Errors<{ can::NOTHING }>> {
         state.extensions().reload().await;
         Ok(Json(list(&state)))
     }

@@ -1,6 +1,6 @@
 //! `/api/queue`: the persistent download queue (`aniworld_core::queue::DownloadQueue`).
 
-use aniworld_core::model::{Language, SeriesKey};
+use aniworld_core::model::SeriesKey;
 use aniworld_core::queue::{
     AddOutcome, DownloadQueue, EpisodeRequest, ItemStatus, MAX_EPISODE, MAX_SEASON, QueueItem,
     QueuePage, QueueStatus, SkipReason,
@@ -10,9 +10,14 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use super::common::Language;
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Errors, can};
+
+/// What every queue operation can answer besides its own errors: the queue is not running (503),
+/// the database failed (500).
+const QUEUE: u32 = can::UNAVAILABLE | can::INTERNAL;
 
 /// Most episodes one add may carry.
 const MAX_ADD: usize = 2_000;
@@ -26,9 +31,8 @@ pub struct QueueItemView {
     pub season: u32,
     pub episode: u32,
     /// The forced language, or (once downloading) the language being downloaded.
-    pub language: Option<String>,
-    /// `pending`, `downloading`, `paused`, `completed`, `failed` or `cancelled`.
-    pub status: String,
+    pub language: Option<Language>,
+    pub status: QueueItemStatus,
     pub priority: i64,
     pub position: i64,
     pub bytes: u64,
@@ -54,8 +58,8 @@ impl From<QueueItem> for QueueItemView {
             folder: i.folder,
             season: i.season,
             episode: i.episode,
-            language: i.language.map(|l| l.to_string()),
-            status: i.status.to_string(),
+            language: i.language.map(Language::from),
+            status: i.status.into(),
             priority: i.priority,
             position: i.position,
             bytes: i.bytes,
@@ -125,6 +129,19 @@ pub enum QueueItemStatus {
     Cancelled,
 }
 
+impl From<ItemStatus> for QueueItemStatus {
+    fn from(s: ItemStatus) -> Self {
+        match s {
+            ItemStatus::Pending => QueueItemStatus::Pending,
+            ItemStatus::Downloading => QueueItemStatus::Downloading,
+            ItemStatus::Paused => QueueItemStatus::Paused,
+            ItemStatus::Completed => QueueItemStatus::Completed,
+            ItemStatus::Failed => QueueItemStatus::Failed,
+            ItemStatus::Cancelled => QueueItemStatus::Cancelled,
+        }
+    }
+}
+
 impl From<QueueItemStatus> for ItemStatus {
     fn from(s: QueueItemStatus) -> Self {
         match s {
@@ -140,23 +157,25 @@ impl From<QueueItemStatus> for ItemStatus {
 
 #[derive(Debug, Object)]
 pub struct EpisodeToQueue {
+    #[oai(validator(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,127}$"))]
     pub key: String,
     /// Provider id; taken from the library (or `aniworld`) when absent.
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub site: Option<String>,
-    /// 0 = movies/specials; at most 1000.
+    /// 0 = movies/specials.
+    #[oai(validator(maximum(value = "1000")))]
     pub season: u32,
-    /// From 1 (at most 99999).
+    #[oai(validator(minimum(value = "1"), maximum(value = "99999")))]
     pub episode: u32,
-    /// Force a language (`German Dub`, `German Sub`, `English Sub`, `English Dub`); else the
-    /// configured preference decides.
-    pub language: Option<String>,
+    /// Force a language; else the configured preference decides.
+    pub language: Option<Language>,
     /// Higher first.
     pub priority: Option<i64>,
 }
 
 #[derive(Debug, Object)]
 pub struct QueueAddRequest {
-    /// 1 to 2,000 episodes.
+    #[oai(validator(min_items = 1, max_items = 2000))]
     pub episodes: Vec<EpisodeToQueue>,
 }
 
@@ -165,14 +184,25 @@ pub struct SkippedView {
     pub key: String,
     pub season: u32,
     pub episode: u32,
-    /// `already_queued`, `on_disk` or `invalid`.
-    pub reason: String,
+    pub reason: SkipReasonKind,
     /// For `already_queued`: the live item.
     pub item_id: Option<i64>,
     /// For `on_disk`: the file.
     pub path: Option<String>,
     /// For `invalid`: why.
     pub message: Option<String>,
+}
+
+/// Why an episode was not added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "SkipReason", rename_all = "snake_case")]
+pub enum SkipReasonKind {
+    /// Already in the queue (`item_id`).
+    AlreadyQueued,
+    /// Already in the library (`path`).
+    OnDisk,
+    /// Not a valid episode (`message`).
+    Invalid,
 }
 
 #[derive(Debug, Object)]
@@ -192,16 +222,20 @@ impl From<AddOutcome> for QueueAddResult {
                 .map(|s| {
                     let (reason, item_id, path, message) = match s.reason {
                         SkipReason::AlreadyQueued { item_id } => {
-                            ("already_queued", Some(item_id), None, None)
+                            (SkipReasonKind::AlreadyQueued, Some(item_id), None, None)
                         }
-                        SkipReason::OnDisk { path } => ("on_disk", None, Some(path), None),
-                        SkipReason::Invalid { message } => ("invalid", None, None, Some(message)),
+                        SkipReason::OnDisk { path } => {
+                            (SkipReasonKind::OnDisk, None, Some(path), None)
+                        }
+                        SkipReason::Invalid { message } => {
+                            (SkipReasonKind::Invalid, None, None, Some(message))
+                        }
                     };
                     SkippedView {
                         key: s.key.to_string(),
                         season: s.season,
                         episode: s.episode,
-                        reason: reason.to_owned(),
+                        reason,
                         item_id,
                         path,
                         message,
@@ -231,13 +265,13 @@ pub enum RemovedResponse {
     Removed,
 }
 
-fn queue(state: &AppState) -> ApiResult<&DownloadQueue> {
+fn queue(state: &AppState) -> Result<&DownloadQueue, ApiError> {
     state
         .queue()
         .ok_or_else(|| ApiError::unavailable("the download queue is not running"))
 }
 
-async fn status_view(q: &DownloadQueue) -> ApiResult<Json<QueueStatusView>> {
+async fn status_view(q: &DownloadQueue) -> Result<Json<QueueStatusView>, ApiError> {
     Ok(Json(q.status().await?.into()))
 }
 
@@ -247,7 +281,7 @@ fn queue_page(
     per_page: Option<u32>,
     status: Option<QueueItemStatus>,
     key: Option<String>,
-) -> ApiResult<QueuePage> {
+) -> Result<QueuePage, ApiError> {
     let key = key
         .map(|k| SeriesKey::parse(&k))
         .transpose()
@@ -283,14 +317,17 @@ impl QueueApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         /// 1-based page number.
+        #[oai(validator(minimum(value = "1")))]
         page: Query<Option<u32>>,
-        /// Items per page (1 to 1000, default 100).
+        /// Items per page (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         per_page: Query<Option<u32>>,
         /// Only items in this state.
         status: Query<Option<QueueItemStatus>>,
         /// Only items of this series.
+        #[oai(validator(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,127}$"))]
         key: Query<Option<String>>,
-    ) -> ApiResult<Json<QueueStatusView>> {
+    ) -> ApiResult<Json<QueueStatusView>, Errors<QUEUE>> {
         let page = queue_page(page.0, per_page.0, status.0, key.0)?;
         Ok(Json(queue(&state)?.status_page(&page).await?.into()))
     }
@@ -303,14 +340,13 @@ impl QueueApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<QueueAddRequest>,
-    ) -> ApiResult<Json<QueueAddResult>> {
+    ) -> ApiResult<Json<QueueAddResult>, Errors<{ QUEUE | can::UNPROCESSABLE }>> {
         let q = queue(&state)?;
         let episodes = body.0.episodes;
         if episodes.is_empty() || episodes.len() > MAX_ADD {
-            return Err(ApiError::invalid(
-                "episodes",
-                format!("give 1 to {MAX_ADD} episodes"),
-            ));
+            return Err(
+                ApiError::invalid("episodes", format!("give 1 to {MAX_ADD} episodes")).into(),
+            );
         }
         let mut requests = Vec::with_capacity(episodes.len());
         // One library lookup per series, however many of its episodes are queued.
@@ -318,14 +354,7 @@ impl QueueApi {
         for (i, e) in episodes.into_iter().enumerate() {
             let key = SeriesKey::parse(&e.key)
                 .map_err(|err| ApiError::invalid(&format!("episodes[{i}].key"), err.to_string()))?;
-            let language = e
-                .language
-                .as_deref()
-                .map(str::parse::<Language>)
-                .transpose()
-                .map_err(|err| {
-                    ApiError::invalid(&format!("episodes[{i}].language"), err.to_string())
-                })?;
+            let language = e.language.map(aniworld_core::model::Language::from);
             let known = match known_series.get(&key) {
                 Some(known) => Option::clone(known),
                 None => {
@@ -342,13 +371,15 @@ impl QueueApi {
                 return Err(ApiError::invalid(
                     &format!("episodes[{i}].season"),
                     format!("season {} is out of range (0 to {MAX_SEASON})", e.season),
-                ));
+                )
+                .into());
             }
             if e.episode == 0 || e.episode > MAX_EPISODE {
                 return Err(ApiError::invalid(
                     &format!("episodes[{i}].episode"),
                     format!("episode {} is out of range (1 to {MAX_EPISODE})", e.episode),
-                ));
+                )
+                .into());
             }
             let mut request = EpisodeRequest::new(key, site, e.season, e.episode);
             request.language = language;
@@ -366,7 +397,7 @@ impl QueueApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         item_id: Path<i64>,
-    ) -> ApiResult<RemovedResponse> {
+    ) -> ApiResult<RemovedResponse, Errors<{ QUEUE | can::NOT_FOUND | can::CONFLICT }>> {
         queue(&state)?.remove(item_id.0).await?;
         Ok(RemovedResponse::Removed)
     }
@@ -377,10 +408,10 @@ impl QueueApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<QueueStatusView>> {
+    ) -> ApiResult<Json<QueueStatusView>, Errors<{ QUEUE | can::CONFLICT }>> {
         let q = queue(&state)?;
         q.start().await?;
-        status_view(q).await
+        Ok(status_view(q).await?)
     }
 
     /// Stops the queue: running downloads are interrupted (partial files stay for resuming).
@@ -389,10 +420,10 @@ impl QueueApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<QueueStatusView>> {
+    ) -> ApiResult<Json<QueueStatusView>, Errors<{ QUEUE | can::CONFLICT }>> {
         let q = queue(&state)?;
         q.stop().await?;
-        status_view(q).await
+        Ok(status_view(q).await?)
     }
 
     /// Pauses: running downloads finish, nothing new starts.
@@ -401,10 +432,10 @@ impl QueueApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<QueueStatusView>> {
+    ) -> ApiResult<Json<QueueStatusView>, Errors<{ QUEUE | can::CONFLICT }>> {
         let q = queue(&state)?;
         q.pause().await?;
-        status_view(q).await
+        Ok(status_view(q).await?)
     }
 
     /// Resumes after a pause.
@@ -413,10 +444,10 @@ impl QueueApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<QueueStatusView>> {
+    ) -> ApiResult<Json<QueueStatusView>, Errors<{ QUEUE | can::CONFLICT }>> {
         let q = queue(&state)?;
         q.resume().await?;
-        status_view(q).await
+        Ok(status_view(q).await?)
     }
 
     /// Sets every failed item back to pending.
@@ -425,7 +456,7 @@ impl QueueApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<RetryResult>> {
+    ) -> ApiResult<Json<RetryResult>, Errors<QUEUE>> {
         let retried = queue(&state)?.retry_failed().await?;
         Ok(Json(RetryResult { retried }))
     }
@@ -440,7 +471,7 @@ impl QueueApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<ClearResult>> {
+    ) -> ApiResult<Json<ClearResult>, Errors<QUEUE>> {
         let removed = queue(&state)?.clear_completed().await?;
         Ok(Json(ClearResult { removed }))
     }

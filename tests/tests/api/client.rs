@@ -1,29 +1,13 @@
 //! A client generated from `openapi/openapi.json` by a standard generator (openapi-python-client,
 //! installed into a venv by `tests/run.sh`) drives setup → login → search → add → queue → status.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::app_with_fake_provider;
-
-fn venv() -> PathBuf {
-    let path = std::env::var_os("ANIWORLD_OPENAPI_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/openapi-client-venv")
-        });
-    assert!(
-        path.join("bin/openapi-python-client").exists(),
-        "openapi-python-client is not installed at {}: run tests/run.sh (it creates the venv), \
-         or set ANIWORLD_OPENAPI_VENV",
-        path.display()
-    );
-    path
-}
+use crate::support::{app_with_fake_provider, openapi_venv};
 
 #[tokio::test]
 async fn generated_python_client_drives_setup_login_search_add_queue_status() {
-    let venv = venv();
+    let venv = openapi_venv("openapi-python-client");
     let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");
     let out = tempfile::tempdir().unwrap();
     let package = out.path().join("aniworld_client");
@@ -41,6 +25,12 @@ async fn generated_python_client_drives_setup_login_search_add_queue_status() {
         "generation failed: {}\n{}",
         String::from_utf8_lossy(&generated.stdout),
         String::from_utf8_lossy(&generated.stderr)
+    );
+    // Properties the server may send as null are typed so (they were `int | Unset` before).
+    let summary = std::fs::read_to_string(package.join("models/anime_summary.py")).unwrap();
+    assert!(
+        summary.contains("missing_episodes: int | None | Unset"),
+        "{summary}"
     );
     let app = app_with_fake_provider().await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/client_flow.py");

@@ -76,7 +76,7 @@ async fn add_rejects_bad_keys_languages_and_empty_lists_naming_the_field() {
             json!({"episodes": [{"key": "../etc", "season": 1, "episode": 1}]}),
         )
         .await,
-        422,
+        400,
     )
     .await;
     assert_eq!(body["details"]["field"], "episodes[0].key");
@@ -87,14 +87,14 @@ async fn add_rejects_bad_keys_languages_and_empty_lists_naming_the_field() {
             json!({"episodes": [{"key": "ok", "season": 1, "episode": 1, "language": "Klingon"}]}),
         )
         .await,
-        422,
+        400,
     )
     .await;
     assert_eq!(body["details"]["field"], "episodes[0].language");
     let body = assert_error(
         app.post("/api/queue/add", &token, json!({"episodes": []}))
             .await,
-        422,
+        400,
     )
     .await;
     assert_eq!(body["details"]["field"], "episodes");
@@ -294,7 +294,7 @@ async fn status_paging_parameters_are_checked() {
     ] {
         let body = assert_error(
             app.get(&format!("/api/queue/status?{query}"), &token).await,
-            422,
+            400,
         )
         .await;
         assert_eq!(body["details"]["field"], field, "{query}: {body}");
@@ -323,7 +323,7 @@ async fn seasons_beyond_1000_and_episode_zero_are_refused() {
         let body = assert_error(
             app.post("/api/queue/add", &token, json!({ "episodes": [episode] }))
                 .await,
-            422,
+            400,
         )
         .await;
         assert_eq!(body["details"]["field"], field, "{body}");
@@ -365,6 +365,6 @@ async fn status_can_list_the_items_of_one_series() {
         .map(|i| i["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["beta-show", "beta-show"]);
-    let body = assert_error(app.get("/api/queue/status?key=../x", &token).await, 422).await;
+    let body = assert_error(app.get("/api/queue/status?key=../x", &token).await, 400).await;
     assert_eq!(body["details"]["field"], "key");
 }

@@ -112,3 +112,21 @@ pub async fn app_with_fake_provider() -> TestApp {
         .register_provider(Arc::new(FakeProvider), Origin::builtin());
     app
 }
+
+/// The Python venv with the OpenAPI tools (openapi-python-client, openapi-spec-validator,
+/// schemathesis): `ANIWORLD_OPENAPI_VENV`, else `target/openapi-client-venv` as `tests/run.sh`
+/// makes it. Asserts that `tool` is installed there.
+pub fn openapi_venv(tool: &str) -> std::path::PathBuf {
+    let path = std::env::var_os("ANIWORLD_OPENAPI_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/openapi-client-venv")
+        });
+    assert!(
+        path.join("bin").join(tool).exists(),
+        "{tool} is not installed in {}: run tests/run.sh (it creates the venv with the pinned \
+         tools), or set ANIWORLD_OPENAPI_VENV",
+        path.display()
+    );
+    path
+}
