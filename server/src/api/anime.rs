@@ -97,8 +97,8 @@ pub struct FollowRequest {
     pub followed: bool,
     /// Default: `new` when following, `none` when not.
     pub monitor: Option<MonitorMode>,
-    /// `German Dub`, `German Sub`, `English Sub` or `English Dub`; null = `download.languages`.
-    pub language: Option<String>,
+    /// The language queued episodes are forced to; null = `download.languages` decides.
+    pub language: Option<Language>,
 }
 
 /// Whether a series' missing episodes are known: `known` (the provider answered; the counts are
@@ -611,19 +611,16 @@ impl AnimeApi {
         /// Series key or folder name.
         id: Path<String>,
         body: Json<FollowRequest>,
-    ) -> ApiResult<Json<AnimeSummary>> {
+    ) -> ApiResult<Json<AnimeSummary>, Errors<{ can::NOT_FOUND | can::INTERNAL }>> {
         let body = body.0;
-        let language = match body.language.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(l) => Some(l.parse()?),
-        };
+        let language = body.language.map(aniworld_core::model::Language::from);
         let monitor = body.monitor.map(Monitor::from).unwrap_or(if body.followed {
             Monitor::New
         } else {
             Monitor::None
         });
         if state.library().find(&id.0).is_none() {
-            return Err(not_found_or_unmatched(&state, &id.0));
+            return Err(not_found_or_unmatched(&state, &id.0).into());
         }
         let entry = state
             .follow()

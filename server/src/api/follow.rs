@@ -10,7 +10,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use super::anime::MonitorMode;
 use super::{ApiTags, BearerAuth};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, Errors, can};
 
 /// Most found episodes one `GET /api/follow/found` returns.
 const MAX_FOUND: u32 = 1000;
@@ -171,7 +171,7 @@ impl FollowApi {
         &self,
         _auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> ApiResult<Json<FollowOverview>> {
+    ) -> ApiResult<Json<FollowOverview>, Errors<{ can::INTERNAL }>> {
         let follow = state.follow();
         let series = follow
             .list()
@@ -212,7 +212,11 @@ impl FollowApi {
     /// on the WebSocket room `system` (`new_episodes`, `follow_check_complete`) and in
     /// `GET /api/follow` and `/health`.
     #[oai(path = "/check", method = "post", operation_id = "follow_check")]
-    async fn check(&self, _auth: BearerAuth, state: Data<&AppState>) -> ApiResult<CheckResponse> {
+    async fn check(
+        &self,
+        _auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> ApiResult<CheckResponse, Errors<{ can::NOTHING }>> {
         let (check_id, started) = state.follow().start_check(Trigger::Manual);
         Ok(CheckResponse::Accepted(Json(CheckAccepted {
             check_id,
@@ -227,15 +231,10 @@ impl FollowApi {
         _auth: BearerAuth,
         state: Data<&AppState>,
         /// At most this many (1 to 1000, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<Vec<FoundEpisode>>> {
-        let limit = limit.0.unwrap_or(100);
-        if limit == 0 || limit > MAX_FOUND {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_FOUND}"),
-            ));
-        }
+    ) -> ApiResult<Json<Vec<FoundEpisode>>, Errors<{ can::INTERNAL }>> {
+        let limit = limit.0.unwrap_or(100).min(MAX_FOUND);
         let found = state.follow().found(limit).await?;
         Ok(Json(
             found
