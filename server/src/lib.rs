@@ -13,6 +13,7 @@ pub mod error;
 pub mod extensions;
 pub mod http_server;
 pub mod runtime;
+pub mod shared_config;
 pub mod ui;
 pub mod ws;
 
