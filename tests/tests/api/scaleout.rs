@@ -144,6 +144,16 @@ fn partial_len(library: &Path, season: u32, episode: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The ids of the items a `POST /api/queue/add` answer added.
+fn added_ids(added: &Value) -> Vec<i64> {
+    added["added"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{added}"))
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
 /// GETs of one video's MP4 on the fixture media server: (all, from its start).
 fn media_gets(site: &FixtureSite, video: &str) -> (usize, usize) {
     let path = format!("/v/{video}.mp4");
@@ -428,12 +438,7 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
     .json()
     .await
     .unwrap();
-    let old_ids: Vec<i64> = added["added"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let old_ids = added_ids(&added);
     assert_eq!(old_ids.len(), 2, "{added}");
     drop(sqlite_server);
 
@@ -521,12 +526,7 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
     .json()
     .await
     .unwrap();
-    let new_ids: Vec<i64> = added["added"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let new_ids = added_ids(&added);
     assert_eq!(new_ids.len(), 2, "{added}");
     let max_old = *old_ids.iter().max().unwrap();
     assert!(
