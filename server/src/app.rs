@@ -61,6 +61,25 @@ struct StateInner {
     _follow_scheduler: AbortOnDrop,
 }
 
+/// Applies config changes published by other instances on the same database while the state
+/// lives (it holds the state weakly, so it ends with it).
+fn spawn_shared_config_follow(state: &AppState) {
+    let weak = Arc::downgrade(&state.inner);
+    tokio::spawn(async move {
+        let mut seen = None;
+        loop {
+            tokio::time::sleep(crate::shared_config::FOLLOW).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let state = AppState { inner };
+            if let Err(e) = crate::shared_config::follow_once(&state, &mut seen).await {
+                tracing::warn!(error = %e, "cannot apply the config changed on another instance");
+            }
+        }
+    });
+}
+
 /// A background task that ends with its owner.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -226,6 +245,9 @@ impl App {
                 _follow_scheduler: follow_scheduler,
             }),
         };
+        if state.store().dialect() != aniworld_core::storage::Dialect::Sqlite {
+            spawn_shared_config_follow(&state);
+        }
         let endpoint = Arc::new(routes(&state));
         Ok(App { state, endpoint })
     }

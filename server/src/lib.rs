@@ -16,6 +16,7 @@ pub mod http_server;
 pub mod metrics;
 pub mod redis_link;
 pub mod runtime;
+pub mod shared_config;
 pub mod ui;
 pub mod ws;
 

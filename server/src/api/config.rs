@@ -425,6 +425,7 @@ impl ConfigApi {
         let config = merged_config(&state, body.0)?;
         let backup = config_file::save(&config, state.data_dir())?;
         state.reload_config().await?;
+        crate::shared_config::publish(&state).await?;
         Ok(Json(ConfigSaved {
             config: effective_doc(&state)?,
             backup,
@@ -493,6 +494,7 @@ impl ConfigApi {
         config_file::restore_backup(state.data_dir(), &name.0)?;
         let after = config_file::list_backups(state.data_dir())?;
         state.reload_config().await?;
+        crate::shared_config::publish(&state).await?;
         let backup = after.into_iter().find(|n| !before.contains(n));
         Ok(Json(ConfigSaved {
             config: effective_doc(&state)?,

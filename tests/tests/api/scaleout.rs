@@ -147,6 +147,16 @@ fn partial_len(library: &Path, season: u32, episode: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The ids of the items a `POST /api/queue/add` answer added.
+fn added_ids(added: &Value) -> Vec<i64> {
+    added["added"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{added}"))
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
 /// GETs of one video's MP4 on the fixture media server: (all, from its start).
 fn media_gets(site: &FixtureSite, video: &str) -> (usize, usize) {
     let path = format!("/v/{video}.mp4");
@@ -456,12 +466,7 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
     .json()
     .await
     .unwrap();
-    let old_ids: Vec<i64> = added["added"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let old_ids = added_ids(&added);
     assert_eq!(old_ids.len(), 2, "{added}");
     drop(sqlite_server);
 
@@ -549,12 +554,7 @@ async fn db_migrate_moves_a_sqlite_data_dir_to_postgres_and_new_rows_do_not_coll
     .json()
     .await
     .unwrap();
-    let new_ids: Vec<i64> = added["added"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let new_ids = added_ids(&added);
     assert_eq!(new_ids.len(), 2, "{added}");
     let max_old = *old_ids.iter().max().unwrap();
     assert!(
@@ -650,4 +650,69 @@ async fn watch_downloads(url: String, token: String, items: usize) -> SeenDownlo
         }
     }
     seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_change_on_one_instance_applies_on_the_others_but_server_and_database_stay() {
+    let site = FixtureSite::start().await;
+    let db = ScratchPostgres::create()
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (user postgres)");
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    std::fs::create_dir_all(&library).unwrap();
+    let config = instance_config(&site, db.url());
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    write_config(&a_dir, &config);
+    let mut b_config = config.clone();
+    b_config["server"] = json!({ "body_limit": 123_456 });
+    write_config(&b_dir, &b_config);
+    let a = start(a_dir, &library);
+    let b = start(b_dir.clone(), &library);
+    let http = reqwest::Client::new();
+    let token = setup_and_login(&http, &a.url).await;
+
+    let r = http
+        .put(format!("{}/api/config", a.url))
+        .bearer_auth(&token)
+        .json(&json!({ "download": { "max_parallel": 5 }, "server": { "body_limit": 654_321 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let started = Instant::now();
+    eventually(Duration::from_secs(5), "B applies A's change", || async {
+        let c: Value = get(&http, &b.url, "/api/config", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        c["download"]["max_parallel"] == 5
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let c: Value = get(&http, &b.url, "/api/config", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        c["server"]["body_limit"], 123_456,
+        "server.* stays per instance"
+    );
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(b_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        file["download"]["max_parallel"], 5,
+        "written to B's config.json"
+    );
+    assert_eq!(
+        file["database"]["url"],
+        db.url(),
+        "database.* stays per instance"
+    );
+    let status = queue_status(&http, &b.url, &token).await;
+    assert_eq!(status["max_parallel"], 5, "in effect on B");
+    drop((a, b));
+    db.drop_now().await;
 }
