@@ -1113,11 +1113,34 @@ pub fn apply_env_overrides(
         } else {
             serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw))
         };
+        // A section the file does not have starts from its defaults: setting one key of
+        // `providers.aniworld` must not drop the section's other defaults (its base URL).
+        for depth in 1..path.len() {
+            if lookup_path(value, &path[..depth]).is_none()
+                && let Some(defaults) = lookup_defaults(&template, &path[..depth])
+            {
+                set_path(value, &path[..depth], defaults).map_err(|message| {
+                    Error::invalid(dotted.clone(), format!("{message} (from {name})"))
+                })?;
+            }
+        }
         set_path(value, &path, parsed).map_err(|message| {
             Error::invalid(dotted.clone(), format!("{message} (from {name})"))
         })?;
     }
     Ok(())
+}
+
+/// The value at `path` in a document, if there is one.
+fn lookup_path<'v>(value: &'v serde_json::Value, path: &[String]) -> Option<&'v serde_json::Value> {
+    path.iter().try_fold(value, |v, part| v.get(part))
+}
+
+/// The default section at `path` (`providers`, `providers.aniworld`), when the defaults have one.
+fn lookup_defaults(template: &serde_json::Value, path: &[String]) -> Option<serde_json::Value> {
+    lookup_path(template, path)
+        .filter(|v| v.is_object())
+        .cloned()
 }
 
 /// The template value a key path refers to, following map children into their templates.
@@ -1346,6 +1369,29 @@ mod tests {
         assert_eq!(config, Config::default());
         let on_disk = std::fs::read_to_string(data.join(CONFIG_FILE)).unwrap();
         assert_eq!(Config::from_json_str(&on_disk).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn an_override_inside_a_section_the_file_lacks_keeps_the_sections_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            r#"{"download": {"max_parallel": 3}}"#,
+        )
+        .unwrap();
+        let config = Config::load_or_create_with_env(
+            dir.path(),
+            env(&[("ANIWORLD_PROVIDERS__ANIWORLD__ENABLED", "false")]),
+        )
+        .unwrap();
+        let defaults = Config::default();
+        assert!(!config.providers["aniworld"].enabled);
+        assert_eq!(
+            config.providers["aniworld"].base_url,
+            defaults.providers["aniworld"].base_url
+        );
+        assert_eq!(config.providers["sto"], defaults.providers["sto"]);
+        assert_eq!(config.download.max_parallel, 3);
     }
 
     #[test]
